@@ -1,0 +1,146 @@
+"""Installed kernels, found by scanning ``/boot`` and ``/lib/modules`` (works on every distro,
+even when the package database is unreadable), and each kernel's driver metadata."""
+
+import os
+import re
+from typing import Dict, List, Optional, Set
+
+from ..errors import ParseError
+from ..system import System
+from .kmod import ModulesDep, module_name_of_path, parse_kernel_config, parse_modules_builtin
+
+MODULE_ROOTS = ("/lib/modules", "/usr/lib/modules")
+IMAGE_PREFIXES = ("vmlinuz-", "vmlinux-", "kernel-", "Image-", "bzImage-", "zImage-")
+_VERSION_SPLIT = re.compile(r"(\d+|[A-Za-z]+)")
+
+
+def version_key(kver: str) -> List[object]:
+    """Sort key for kernel versions: numeric parts numerically (``6.1.10`` > ``6.1.9``)."""
+    key: List[object] = []
+    for part in _VERSION_SPLIT.findall(kver):
+        key.append((1, int(part), "") if part.isdigit() else (0, 0, part))
+    return key
+
+
+class Kernel:
+    """One installed kernel and what it knows about its drivers."""
+
+    def __init__(self, kver: str):
+        self.kver = kver
+        self.image: Optional[str] = None
+        self.modules_dir: Optional[str] = None
+        self.config_path: Optional[str] = None
+        self.config: Dict[str, str] = {}
+        self.builtin: Set[str] = set()
+        self.builtin_known = False
+        self.dep: Optional[ModulesDep] = None
+        self.dep_error: Optional[str] = None
+        self.module_files: Dict[str, str] = {}  # normalised name -> guest path
+        self.running = False
+
+    @property
+    def has_config(self) -> bool:
+        return bool(self.config)
+
+    def module_path(self, name: str) -> Optional[str]:
+        return self.module_files.get(name)
+
+    def to_dict(self) -> Dict[str, object]:
+        return {
+            "version": self.kver,
+            "image": self.image,
+            "modules_dir": self.modules_dir,
+            "config": self.config_path,
+            "modules_dep": self.dep is not None,
+            "modules_builtin": self.builtin_known,
+            "running": self.running,
+        }
+
+
+def find_kernels(system: System, running: Optional[str] = None) -> List[Kernel]:
+    """Every kernel with an image in /boot (or in its modules dir) or a modules dir with modules."""
+    kernels: Dict[str, Kernel] = {}
+    for root in MODULE_ROOTS:
+        for kver in system.listdir(root):
+            directory = root + "/" + kver
+            if not system.is_dir(directory):
+                continue
+            kernel = kernels.setdefault(kver, Kernel(kver))
+            if kernel.modules_dir is None:
+                kernel.modules_dir = directory
+    for name in system.listdir("/boot"):
+        for prefix in IMAGE_PREFIXES:
+            if name.startswith(prefix) and not name.endswith((".hmac", ".sig", ".old", ".bak")):
+                kver = name[len(prefix):]
+                if kver and (kver in kernels or system.is_file("/boot/" + name)):
+                    kernel = kernels.setdefault(kver, Kernel(kver))
+                    kernel.image = kernel.image or "/boot/" + name
+    for kernel in kernels.values():
+        if kernel.image is None and kernel.modules_dir and system.is_file(kernel.modules_dir + "/vmlinuz"):
+            kernel.image = kernel.modules_dir + "/vmlinuz"
+    result = []
+    for kver, kernel in kernels.items():
+        if kernel.image is None:
+            continue  # a leftover modules directory is not a bootable kernel
+        kernel.running = kver == running
+        load_metadata(system, kernel)
+        result.append(kernel)
+    return sorted(result, key=lambda k: version_key(k.kver), reverse=True)
+
+
+def orphan_module_dirs(system: System, kernels: List[Kernel]) -> List[str]:
+    known = {k.kver for k in kernels}
+    return [root + "/" + kver for root in MODULE_ROOTS for kver in system.listdir(root)
+            if kver not in known and system.is_dir(root + "/" + kver + "/kernel")]
+
+
+def load_metadata(system: System, kernel: Kernel) -> None:
+    for candidate in ("/boot/config-" + kernel.kver, (kernel.modules_dir or "/lib/modules/" + kernel.kver) + "/config"):
+        text = system.read_text(candidate)
+        if text is not None:
+            kernel.config_path = candidate
+            kernel.config = parse_kernel_config(text)
+            break
+    if not kernel.modules_dir:
+        return
+    text = system.read_text(kernel.modules_dir + "/modules.builtin")
+    if text is not None:
+        kernel.builtin = parse_modules_builtin(text)
+        kernel.builtin_known = True
+    text = system.read_text(kernel.modules_dir + "/modules.dep")
+    if text is not None:
+        try:
+            kernel.dep = ModulesDep.parse(text, kernel.modules_dir + "/modules.dep")
+        except ParseError as exc:
+            kernel.dep_error = str(exc)
+    else:
+        kernel.dep_error = "missing (depmod never ran for this kernel)"
+    kernel.module_files = scan_module_files(system, kernel.modules_dir)
+
+
+def scan_module_files(system: System, modules_dir: str) -> Dict[str, str]:
+    """Module files actually on disk (modules.dep can be stale or missing).
+
+    Files under ``updates/`` and ``extra/`` win over ``kernel/``, as depmod's search order does."""
+    found: Dict[str, str] = {}
+    priority: Dict[str, int] = {}
+    for path in system.walk_files(modules_dir):
+        name = module_name_of_path(path)
+        if not name:
+            continue
+        rel = path[len(modules_dir) + 1:]
+        rank = 0 if rel.startswith(("updates/", "extra/", "weak-updates/")) else 1
+        if name not in found or rank < priority[name]:
+            found[name] = path
+            priority[name] = rank
+    return found
+
+
+def running_kernel(system: System) -> Optional[str]:
+    """The running kernel release, only meaningful on the live system."""
+    if not system.live:
+        return None
+    text = system.read_text("/proc/sys/kernel/osrelease")
+    if text:
+        return text.strip()
+    return os.uname().release

@@ -1,0 +1,176 @@
+"""Installed PV / vendor guest-driver suites and modprobe rules that block native drivers.
+
+Evidence comes from the package database, files, service units, running processes and loaded
+modules; each piece of evidence is kept so the report can say exactly what was found where."""
+
+import fnmatch
+import re
+from typing import Dict, List, Optional
+
+from ..knowledge import Knowledge
+from ..system import System
+from .kmod import normalize
+
+MODPROBE_DIRS = ["/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d", "/run/modprobe.d"]
+UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
+
+
+class Packages:
+    """Installed packages by name -> version, from dpkg's status file or rpm."""
+
+    def __init__(self):
+        self.versions: Dict[str, str] = {}
+        self.source: Optional[str] = None
+        self.error: Optional[str] = None
+
+    def match(self, pattern: str) -> List[str]:
+        return sorted(n for n in self.versions if fnmatch.fnmatchcase(n, pattern))
+
+
+def read_packages(system: System, package_db: Optional[str]) -> Packages:
+    packages = Packages()
+    if package_db == "dpkg":
+        packages.source = "/var/lib/dpkg/status"
+        text = system.read_text("/var/lib/dpkg/status") or ""
+        for stanza in text.split("\n\n"):
+            fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*)$", stanza, re.M))
+            if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
+                packages.versions[fields["Package"]] = fields.get("Version", "")
+    elif package_db == "rpm":
+        argv = ["rpm", "-qa", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"]
+        if system.live:
+            result = system.run(argv, in_guest=True)
+        elif system.host_which("rpm"):
+            result = system.run(["rpm", "--root", system.root] + argv[1:], in_guest=False)
+        else:
+            packages.error = "rpm is not installed on this machine; the guest's rpm database was not read"
+            return packages
+        packages.source = "rpm -qa"
+        if not result.ok:
+            packages.error = "rpm -qa failed (exit %d): %s" % (result.rc, result.stderr.strip()[:200])
+            return packages
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                packages.versions[parts[0]] = parts[1]
+    return packages
+
+
+class SuiteFinding:
+    def __init__(self, suite: Dict[str, object]):
+        self.suite = suite
+        self.evidence: List[str] = []
+        self.packages: List[str] = []
+        self.uninstallers: List[str] = []
+
+    @property
+    def id(self) -> str:
+        return str(self.suite["id"])
+
+    def to_dict(self) -> Dict[str, object]:
+        return {"id": self.id, "name": self.suite["name"], "evidence": self.evidence,
+                "packages": self.packages, "uninstallers": self.uninstallers}
+
+
+def loaded_modules(system: System) -> List[str]:
+    if not system.live:
+        return []
+    text = system.read_text("/proc/modules") or ""
+    return [normalize(line.split()[0]) for line in text.splitlines() if line.strip()]
+
+
+def running_processes(system: System) -> List[str]:
+    if not system.live:
+        return []
+    import psutil
+
+    names = []
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info.get("name")
+        if name:
+            names.append(name)
+    return names
+
+
+def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> List[SuiteFinding]:
+    modules = set(loaded_modules(system))
+    processes = set(running_processes(system))
+    findings = []
+    for suite in knowledge.pv_suites:
+        finding = SuiteFinding(suite)
+        for pattern in suite.get("packages", []):
+            for name in packages.match(pattern):
+                if name not in finding.packages:
+                    finding.packages.append(name)
+                    finding.evidence.append("package %s %s" % (name, packages.versions[name]))
+        for pattern in suite.get("files", []):
+            for path in system.glob(pattern):
+                finding.evidence.append("file %s" % path)
+        for pattern in suite.get("uninstall", {}).get("scripts", []):
+            finding.uninstallers += system.glob(pattern)
+        for service in suite.get("services", []):
+            for directory in UNIT_DIRS:
+                if system.exists("%s/%s.service" % (directory, service)):
+                    finding.evidence.append("service %s/%s.service" % (directory, service))
+            if system.exists("/etc/init.d/" + service):
+                finding.evidence.append("service /etc/init.d/%s" % service)
+        for process in suite.get("processes", []):
+            if process in processes:
+                finding.evidence.append("running process %s" % process)
+        for module in suite.get("modules", []):
+            if normalize(module) in modules:
+                finding.evidence.append("loaded module %s" % module)
+        for marker in suite.get("config_markers", []):
+            for path in suite.get("marked_files", []):
+                text = system.read_text(path)
+                if text and marker in text:
+                    finding.evidence.append("config block %s in %s" % (marker, path))
+        if finding.evidence:
+            finding.evidence = sorted(set(finding.evidence), key=finding.evidence.index)
+            findings.append(finding)
+    return findings
+
+
+class ModprobeRule:
+    def __init__(self, path: str, line: int, kind: str, module: str, text: str):
+        self.path = path
+        self.line = line
+        self.kind = kind  # blacklist | install | alias
+        self.module = module
+        self.text = text
+
+    def to_dict(self) -> Dict[str, object]:
+        return {"file": self.path, "line": self.line, "kind": self.kind, "module": self.module, "text": self.text}
+
+
+def read_modprobe_rules(system: System) -> List[ModprobeRule]:
+    """Rules that can stop a module from loading: ``blacklist X``, ``install X <cmd>`` and
+    ``alias X Y`` (X loaded as something else). ``install X ... modprobe --ignore-install X``
+    loads X after all and is not returned."""
+    files: Dict[str, str] = {}
+    for directory in MODPROBE_DIRS:
+        if directory.startswith("/run") and not system.live:
+            continue
+        for path in system.glob(directory + "/*.conf"):
+            files.setdefault(path.rsplit("/", 1)[-1], path)
+    paths = [files[n] for n in sorted(files)]
+    if system.is_file("/etc/modprobe.conf"):
+        paths.append("/etc/modprobe.conf")
+    rules = []
+    for path in paths:
+        text = system.read_text(path) or ""
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            words = line.split()
+            if len(words) < 2:
+                continue
+            kind, module = words[0], normalize(words[1])
+            if kind == "blacklist":
+                rules.append(ModprobeRule(path, number, kind, module, raw.strip()))
+            elif kind == "install":
+                loads_itself = "--ignore-install" in words and module in [normalize(w) for w in words[2:]]
+                if not loads_itself:
+                    rules.append(ModprobeRule(path, number, kind, module, raw.strip()))
+            elif kind == "alias" and len(words) >= 3 and normalize(words[2]) != module:
+                rules.append(ModprobeRule(path, number, kind, module, raw.strip()))
+    return rules

@@ -1,0 +1,56 @@
+"""The knowledge base: JSON files under ``checks/`` (drivers, PV suites, per-distro rules).
+
+The data ships inside the package (``imsprep/kb`` in a wheel, mapped from ``checks/`` in the
+source tree) and in ``/usr/share/imsprep/checks`` for distro packages; ``IMSPREP_DATA_DIR``
+overrides both (tests, development)."""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from .errors import UserError
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def data_dirs(kind: str) -> List[str]:
+    """Where to look for ``kind`` (``checks`` or ``templates``), most specific first."""
+    dirs = []
+    override = os.environ.get("IMSPREP_DATA_DIR")
+    if override:
+        dirs.append(os.path.join(override, kind))
+    packaged = {"checks": "kb", "templates": "templates"}[kind]
+    dirs.append(os.path.join(_HERE, packaged))
+    dirs.append(os.path.join(os.path.dirname(_HERE), kind))  # source checkout
+    dirs.append(os.path.join("/usr/share/imsprep", kind))
+    return dirs
+
+
+def find_data_dir(kind: str) -> str:
+    for directory in data_dirs(kind):
+        if os.path.isdir(directory) and any(n.endswith((".json", ".j2")) for n in os.listdir(directory)):
+            return directory
+    raise UserError("imsprep's %s data was not found (looked in %s); reinstall imsprep" % (kind, ", ".join(data_dirs(kind))))
+
+
+class Knowledge:
+    def __init__(self, directory: Optional[str] = None):
+        self.directory = directory or find_data_dir("checks")
+        self.drivers = self._load("drivers.json")
+        self.pv_suites: List[Dict[str, Any]] = self._load("pv_suites.json")["suites"]
+        self.distros = self._load("distros.json")
+        self.generators = self._load("generators.json")["generators"]
+
+    def _load(self, name: str) -> Dict[str, Any]:
+        path = os.path.join(self.directory, name)
+        try:
+            with open(path) as fh:
+                return json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise UserError("cannot read knowledge base file %s: %s" % (path, exc)) from None
+
+    def target_drivers(self, target: str) -> List[Dict[str, Any]]:
+        return self.drivers["targets"][target]["drivers"]
+
+    def target_label(self, target: str) -> str:
+        return self.drivers["targets"][target]["label"]

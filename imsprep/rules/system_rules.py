@@ -1,0 +1,168 @@
+"""Guest-wide rules: PV suites, modprobe rules, unstable device names, generator persistence."""
+
+from typing import List
+
+from ..facts import Facts
+from ..facts.kmod import normalize
+from .findings import ERROR, INFO, WARNING, Finding
+
+DEVICE_BREAKS = {
+    "xvd": (["kvm"], "XEN names disks xvdX; on KVM the same disk is vdX"),
+    "vd": (["xen"], "KVM (virtio-blk) names disks vdX; on XEN the same disk is xvdX"),
+    "sd": (["kvm", "xen"], "sdX exists only with emulated/SCSI disks; KVM uses vdX and XEN xvdX"),
+    "hd": (["kvm", "xen"], "hdX exists only with emulated IDE disks; KVM uses vdX and XEN xvdX"),
+    "by-id": (["kvm", "xen"], "/dev/disk/by-id names carry the hypervisor's disk serial/bus"),
+    "by-path": (["kvm", "xen"], "/dev/disk/by-path names carry the hypervisor's bus address"),
+}
+
+
+def suite_findings(facts: Facts) -> List[Finding]:
+    findings = []
+    for found in facts.suites:
+        suite = found.suite
+        blocks = list(suite.get("blocks", []))  # type: ignore[arg-type]
+        how = []
+        if found.uninstallers:
+            how.append("run %s" % found.uninstallers[0])
+        if found.packages:
+            how.append("remove the package(s) %s" % " ".join(found.packages))
+        remedy = " then ".join(how) or "remove its files and services"
+        message = "%s is installed (%s): %s" % (suite["name"], "; ".join(found.evidence[:6]), suite["why"])
+        if blocks:
+            findings.append(Finding("PV_SUITE_BLOCKS", ERROR, blocks, message, remedy))
+        else:
+            findings.append(Finding("PV_SUITE_PRESENT", WARNING, ["kvm", "xen"], message, remedy))
+    return findings
+
+
+def modprobe_findings(facts: Facts) -> List[Finding]:
+    findings = []
+    required = {}
+    for target in ("kvm", "xen"):
+        for spec in facts.knowledge.target_drivers(target):
+            required.setdefault(normalize(spec["name"]), []).append(target)
+    for rule in facts.modprobe_rules:
+        targets = required.get(rule.module)
+        if not targets:
+            continue
+        what = {"blacklist": "blacklists", "install": "replaces the loading of", "alias": "redirects"}[rule.kind]
+        findings.append(Finding(
+            "MODPROBE_BLOCKS_DRIVER", ERROR, targets,
+            "%s:%d %s %s: '%s'" % (rule.path, rule.line, what, rule.module, rule.text),
+            "delete that line from %s (PV driver suites leave such rules behind)" % rule.path,
+            file=rule.path, line=rule.line))
+    return findings
+
+
+def device_findings(facts: Facts) -> List[Finding]:
+    findings = []
+    for ref in facts.device_refs:
+        targets, why = DEVICE_BREAKS[ref.kind]
+        where = "mount point %s" % ref.context if ref.path.endswith("fstab") else ref.context
+        findings.append(Finding(
+            "DEVICE_NAME_UNSTABLE", ERROR, targets,
+            "%s:%d names %s by device name (%s): %s" % (ref.path, ref.line, where, ref.device, why),
+            "use UUID=<uuid> (blkid %s) instead of %s%s" % (ref.device, ref.device,
+                                                            "; regenerate grub.cfg with the distro's grub-mkconfig"
+                                                            if ref.path.endswith("grub.cfg") else ""),
+            file=ref.path, line=ref.line))
+    return findings
+
+
+def generator_findings(facts: Facts) -> List[Finding]:
+    """Will the next initramfs rebuild (a kernel update) keep the drivers? Only modules that
+    are ``=m`` in some kernel matter: built-in drivers need nothing."""
+    gen = facts.generator
+    findings: List[Finding] = []
+    if gen.active is None:
+        if facts.kernels:
+            findings.append(Finding(
+                "NO_INITRAMFS_GENERATOR", WARNING, ["kvm", "xen"],
+                "no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed; no initramfs can be rebuilt",
+                "install dracut (RHEL/SUSE family) or initramfs-tools (Debian family)"))
+        return findings
+    as_module = {}
+    for target in ("kvm", "xen"):
+        for spec in facts.knowledge.target_drivers(target):
+            name = normalize(spec["name"])
+            for kernel in facts.kernels:
+                if name not in kernel.builtin and kernel.module_path(name):
+                    as_module.setdefault(target, [])
+                    if name not in as_module[target]:
+                        as_module[target].append(name)
+    for target, modules in sorted(as_module.items()):
+        forced = set(gen.forced_modules)
+        missing = [m for m in modules if m not in forced]
+        if not missing:
+            continue
+        risky = None
+        if gen.active == "dracut" and (gen.hostonly is True or (gen.hostonly is None and facts.distro.family == "rhel")):
+            risky = "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
+                "yes" if gen.hostonly else "default on this distro", target.upper(), ", ".join(missing))
+        elif gen.active == "initramfs-tools" and gen.modules_policy in ("dep", "list"):
+            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in /etc/initramfs-tools/modules" % (
+                gen.modules_policy, "the running hardware's drivers" if gen.modules_policy == "dep" else "listed modules",
+                ", ".join(missing))
+        elif gen.active == "suse-mkinitrd":
+            risky = "INITRD_MODULES in /etc/sysconfig/kernel lacks %s" % ", ".join(missing)
+        if risky:
+            findings.append(Finding(
+                "DRIVERS_NOT_PERSISTENT", WARNING, [target],
+                "future initramfs rebuilds (kernel updates) may lose the %s drivers: %s" % (target.upper(), risky),
+                _persist_remedy(gen.active, missing), file=(gen.config_files or [None])[0]))
+    return findings
+
+
+def _persist_remedy(generator: str, modules: List[str]) -> str:
+    listed = " ".join(modules)
+    if generator == "dracut":
+        return 'add add_drivers+=" %s " to /etc/dracut.conf.d/imsprep.conf' % listed
+    if generator == "initramfs-tools":
+        return "add %s to /etc/initramfs-tools/modules, one per line" % listed
+    return 'add %s to INITRD_MODULES in /etc/sysconfig/kernel' % listed
+
+
+def kernel_inventory_findings(facts: Facts) -> List[Finding]:
+    findings = []
+    if not facts.kernels:
+        where = "this machine" if facts.system.live else facts.system.root
+        findings.append(Finding(
+            "NO_KERNEL", ERROR, ["kvm", "xen"],
+            "no installed kernel found on %s (no kernel image in /boot with a /lib/modules directory)%s" % (
+                where, "; this looks like a container" if facts.system.live else ""),
+            "run imsprep on the server that will become the image, or on its mounted disk with --root DIR"))
+    if facts.kernels and facts.boot.loader is None:
+        findings.append(Finding(
+            "NO_BOOTLOADER_CONFIG", INFO, ["kvm", "xen"],
+            "no bootloader configuration found (grub.cfg, BLS entries, menu.lst, extlinux); every installed kernel is judged",
+            "", blocking=False))
+    elif facts.boot.default is not None and facts.default_kernel is None:
+        findings.append(Finding(
+            "DEFAULT_KERNEL_NOT_INSTALLED", ERROR, ["kvm", "xen"],
+            "the default boot entry %r (%s) loads %s, which is not an installed kernel" % (
+                facts.boot.default.title, facts.boot.default.source, facts.boot.default.kernel),
+            "regenerate the bootloader configuration or set a default entry that exists",
+            file=facts.boot.default.source, line=facts.boot.default.line))
+    for path in facts.orphan_module_dirs:
+        findings.append(Finding(
+            "ORPHAN_MODULES_DIR", INFO, ["kvm", "xen"],
+            "%s has modules but no kernel image in /boot; it is not bootable and was not judged" % path, ""))
+    if facts.unreadable:
+        findings.append(Finding(
+            "NOT_ROOT", WARNING, ["kvm", "xen"],
+            "not running as root: could not read %s" % ", ".join(sorted(set(facts.unreadable))),
+            "run imsprep as root for a complete check"))
+    return findings
+
+
+def platform_findings(facts: Facts) -> List[Finding]:
+    platform = facts.platform
+    if not facts.system.live:
+        return []
+    hv = platform.hypervisor or "unknown"
+    message = "running on %s (%s)" % (hv.upper() if hv in ("xen", "kvm") else hv, "; ".join(platform.evidence) or "no evidence")
+    if hv == "xen":
+        message += ": uninstall PV drivers first, then add both XEN and KVM drivers"
+    elif hv == "kvm":
+        message += ": KVM drivers are needed; XEN drivers keep the image usable on XEN"
+    return [Finding("HYPERVISOR", INFO, ["kvm", "xen"], message, "", blocking=False)]

@@ -1,0 +1,262 @@
+"""Real test artifacts, built once and cached outside the repository.
+
+- Debian kernel packages (bullseye 5.10, bookworm 6.1, trixie 6.12) downloaded with apt into a
+  private apt state directory (the host's apt configuration is not touched), unpacked with
+  dpkg-deb, and given their modules.dep with the real depmod.
+- Debian bookworm guests made with debootstrap: one with initramfs-tools, one with dracut.
+- Real initramfs images built inside those guests by their own generators, in every compression.
+
+Cache: $IMSPREP_TEST_CACHE (default /var/tmp/imsprep-test-cache). Every artifact is built in a
+temporary directory and renamed into place when complete, so an interrupted build is redone.
+Run ``python3 tests/guests.py`` to build everything ahead of the tests (CI does).
+"""
+
+import contextlib
+import fcntl
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+MIRROR = os.environ.get("IMSPREP_TEST_MIRROR", "http://deb.debian.org/debian")
+SUITES = {"bullseye": "5.10", "bookworm": "6.1", "trixie": "6.12"}
+COMPRESSIONS = ["gzip", "bzip2", "lz4", "lzma", "lzop", "xz", "zstd"]
+GUEST_TOOLS = "zstd,lz4,xz-utils,bzip2,lzop,cpio"
+BROKEN_MODULES = ["ext4", "ahci", "sd_mod", "ata_piix"]  # what MODULES=dep picks on a SATA host
+LOG = os.environ.get("IMSPREP_TEST_LOG")
+
+
+def cache_dir() -> str:
+    path = os.environ.get("IMSPREP_TEST_CACHE", "/var/tmp/imsprep-test-cache")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def log(message: str) -> None:
+    sys.stderr.write("[guests %s] %s\n" % (time.strftime("%H:%M:%S"), message))
+
+
+def run(argv: List[str], env: Optional[Dict[str, str]] = None, **kwargs) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, LC_ALL="C", DEBIAN_FRONTEND="noninteractive")
+    full_env.update(env or {})
+    result = subprocess.run(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(argv), result.returncode,
+                                                     result.stdout.decode(errors="replace")[-4000:]))
+    return result
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    with open(os.path.join(cache_dir(), name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def cached(name: str, build: Callable[[str], None]) -> str:
+    """Path of artifact ``name``; built by ``build(tmp_path)`` when missing."""
+    final = os.path.join(cache_dir(), name)
+    if os.path.exists(final):
+        return final
+    with _locked(name):
+        if os.path.exists(final):
+            return final
+        tmp = final + ".tmp"
+        _remove_tree(tmp)
+        started = time.time()
+        log("building %s" % name)
+        build(tmp)
+        os.rename(tmp, final)
+        log("built %s in %.0fs" % (name, time.time() - started))
+    return final
+
+
+def _remove_tree(path: str) -> None:
+    if not os.path.lexists(path):
+        return
+    with open("/proc/mounts") as fh:
+        mounted = [line.split()[1] for line in fh if line.split()[1].startswith(os.path.abspath(path) + "/")]
+    if mounted:
+        raise RuntimeError("refusing to delete %s: still mounted: %s" % (path, mounted))
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+# ----------------------------------------------------------------------------- kernel packages
+def _apt_options(state: str) -> List[str]:
+    return ["-o", "Dir::Etc::SourceList=%s/sources.list" % state, "-o", "Dir::Etc::SourceParts=/nonexistent",
+            "-o", "Dir::State::Lists=%s/lists" % state, "-o", "Dir::State::Status=/dev/null",
+            "-o", "Dir::Cache=%s/cache" % state, "-o", "Acquire::Languages=none", "-q"]
+
+
+def kernel_deb(suite: str) -> str:
+    """The suite's current linux-image-<kver>-amd64 .deb (resolved through linux-image-amd64)."""
+    def build(tmp: str) -> None:
+        os.makedirs(os.path.join(tmp, "lists", "partial"))
+        os.makedirs(os.path.join(tmp, "cache", "archives", "partial"))
+        with open(os.path.join(tmp, "sources.list"), "w") as fh:
+            fh.write("deb %s %s main\n" % (MIRROR, suite))
+        opts = _apt_options(tmp)
+        run(["apt-get"] + opts + ["update"])
+        depends = run(["apt-cache"] + opts + ["depends", "linux-image-amd64"]).stdout.decode()
+        package = next(line.split(":", 1)[1].strip() for line in depends.splitlines() if "Depends: linux-image-" in line)
+        run(["apt-get"] + opts + ["download", package], cwd=tmp)
+        shutil.rmtree(os.path.join(tmp, "lists"))
+        shutil.rmtree(os.path.join(tmp, "cache"))
+
+    directory = cached("deb-" + suite, build)
+    return glob.glob(os.path.join(directory, "linux-image-*.deb"))[0]
+
+
+def kernel_tree(suite: str) -> Tuple[str, str]:
+    """A directory holding the unpacked kernel package with a real modules.dep: (dir, kver)."""
+    deb = kernel_deb(suite)
+
+    def build(tmp: str) -> None:
+        run(["dpkg-deb", "-x", deb, tmp])
+        if not os.path.exists(os.path.join(tmp, "lib")):  # merged /usr (trixie): as on the real system
+            os.symlink("usr/lib", os.path.join(tmp, "lib"))
+        kver = os.listdir(os.path.join(tmp, "lib", "modules"))[0]
+        run(["depmod", "-b", tmp, kver])
+
+    directory = cached("kernel-" + suite, build)
+    return directory, os.listdir(os.path.join(directory, "lib", "modules"))[0]
+
+
+# ----------------------------------------------------------------------------- guests
+@contextlib.contextmanager
+def chroot_mounts(root: str) -> Iterator[None]:
+    """proc, read-only sysfs and a private tiny /dev for commands run inside ``root``."""
+    mounts = []
+    try:
+        for target, argv in (("proc", ["-t", "proc", "proc"]), ("sys", ["-t", "sysfs", "-o", "ro", "sysfs"]),
+                             ("dev", ["-t", "tmpfs", "-o", "size=1m,mode=755", "imsprep-dev"])):
+            path = os.path.join(root, target)
+            os.makedirs(path, exist_ok=True)
+            run(["mount"] + argv + [path])
+            mounts.append(path)
+        for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9),
+                                   ("tty", 5, 0), ("console", 5, 1)):
+            os.mknod(os.path.join(root, "dev", name), 0o20666, os.makedev(major, minor))
+        yield
+    finally:
+        for path in reversed(mounts):
+            subprocess.run(["umount", "-l", path], check=False)
+
+
+def debootstrap(name: str, suite: str, include: str, after: Optional[Callable[[str], None]] = None,
+                components: str = "main") -> str:
+    def build(tmp: str) -> None:
+        run(["debootstrap", "--variant=minbase", "--components=" + components, "--include=" + include,
+             suite, tmp, MIRROR])
+        if after:
+            after(tmp)
+        for path in glob.glob(os.path.join(tmp, "var/cache/apt/archives/*.deb")):
+            os.unlink(path)
+
+    return cached(name, build)
+
+
+def kver_of(root: str) -> str:
+    kvers = sorted(os.listdir(os.path.join(root, "lib", "modules")))
+    return kvers[-1]
+
+
+def itools_guest() -> str:
+    """Debian bookworm, initramfs-tools, AMD microcode (so its initramfs has an early cpio)."""
+    return debootstrap("guest-bookworm-itools", "bookworm",
+                       "linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,amd64-microcode," + GUEST_TOOLS,
+                       components="main,non-free-firmware")
+
+
+def _install_dracut_kernel(root: str) -> None:
+    with chroot_mounts(root):
+        run(["chroot", root, "apt-get", "install", "-y", "-q", "--no-install-recommends", "linux-image-amd64"])
+
+
+def dracut_guest() -> str:
+    """Debian bookworm with dracut instead of initramfs-tools (they conflict in Debian)."""
+    return debootstrap("guest-bookworm-dracut", "bookworm",
+                       "dracut,dracut-core,systemd-sysv,udev,kmod," + GUEST_TOOLS, after=_install_dracut_kernel)
+
+
+# ----------------------------------------------------------------------------- initramfs images
+def itools_image(policy: str, compress: str, modules: Optional[List[str]] = None) -> str:
+    """An initramfs built by the guest's real mkinitramfs with ``MODULES=policy``, ``COMPRESS=compress``
+    and ``modules`` in the modules file, using an alternate config dir (``mkinitramfs -d``)."""
+    guest = itools_guest()
+    modules = modules or []
+    label = "itools-%s-%s-%s.img" % (policy, compress, "+".join(modules) or "none")
+
+    def build(tmp: str) -> None:
+        confdir = "/etc/initramfs-tools.imsprep-test"
+        host_conf = guest + confdir
+        _remove_tree(host_conf)
+        shutil.copytree(guest + "/etc/initramfs-tools", host_conf, symlinks=True)
+        with open(host_conf + "/conf.d/imsprep-test", "w") as fh:
+            fh.write("MODULES=%s\nCOMPRESS=%s\n" % (policy, compress))
+        with open(host_conf + "/modules", "w") as fh:
+            fh.write("".join(m + "\n" for m in modules))
+        try:
+            with chroot_mounts(guest):
+                run(["chroot", guest, "mkinitramfs", "-d", confdir, "-o", "/tmp/imsprep-test.img", kver_of(guest)])
+            shutil.move(guest + "/tmp/imsprep-test.img", tmp)
+        finally:
+            _remove_tree(host_conf)
+
+    return cached(label, build)
+
+
+def dracut_image(variant: str) -> str:
+    """``default`` (the distro's dracut settings) or ``hostonly-broken``: hostonly with only SATA
+    drivers and the qemu modules omitted, what dracut builds on a XEN host (e2e-notes.md)."""
+    guest = dracut_guest()
+
+    def build(tmp: str) -> None:
+        argv = ["chroot", guest, "dracut", "-f", "--kver", kver_of(guest)]
+        if variant == "hostonly-broken":
+            argv += ["--hostonly", "--drivers", " ".join(BROKEN_MODULES), "--omit", "qemu qemu-net virtiofs"]
+        elif variant != "default":
+            raise ValueError(variant)
+        with chroot_mounts(guest):
+            run(argv + ["/tmp/imsprep-test.img"])
+        shutil.move(guest + "/tmp/imsprep-test.img", tmp)
+
+    return cached("dracut-%s.img" % variant, build)
+
+
+def clone_guest(source: str, dest: str) -> str:
+    """A cheap copy of a cached guest for one test: hard links, so tests must *replace* files
+    (write a new file and rename it), never modify one in place. check never writes."""
+    run(["cp", "-al", source, dest])
+    return dest
+
+
+def replace_file(path: str, source: str) -> None:
+    """Put a copy of ``source`` at ``path`` without touching the (hard-linked) old file."""
+    tmp = path + ".imsprep-test-new"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+
+
+def build_all() -> None:
+    for suite in SUITES:
+        kernel_tree(suite)
+    itools_guest()
+    itools_image("list", "zstd", BROKEN_MODULES)
+    for compress in COMPRESSIONS:
+        itools_image("list", compress, ["virtio_blk", "virtio_net", "ext4"])
+    dracut_guest()
+    dracut_image("default")
+    dracut_image("hostonly-broken")
+
+
+if __name__ == "__main__":
+    started = time.time()
+    build_all()
+    log("all artifacts ready in %.0fs under %s" % (time.time() - started, cache_dir()))

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install everything the tests need on a fresh Debian machine (run as root), then build the
+# cached real artifacts (kernel packages, debootstrapped guests, initramfs images).
+set -eu
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    python3 python3-venv python3-pip ca-certificates \
+    debootstrap kmod cpio gzip bzip2 xz-utils zstd lz4 lzop dpkg-dev \
+    qemu-system-x86 qemu-utils e2fsprogs
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+.venv/bin/python tests/guests.py
