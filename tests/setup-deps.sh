@@ -7,6 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
     python3 python3-venv python3-pip ca-certificates \
+    python3-distro python3-psutil python3-jinja2 python3-sh util-linux \
     debootstrap kmod cpio gzip bzip2 xz-utils zstd lz4 lzop dpkg-dev \
     qemu-system-x86 qemu-utils e2fsprogs
 [ -x .venv/bin/python ] || python3 -m venv .venv
