@@ -11,6 +11,7 @@ import errno
 import fnmatch
 import logging
 import os
+import shutil
 import stat as stat_mod
 from typing import IO, Dict, Iterator, List, Optional, Sequence
 
@@ -202,6 +203,94 @@ class System:
                 if seen > max_entries:
                     return
                 yield self.guest_path(os.path.join(dirpath, name))
+
+    # ----------------------------------------------------------------- writes
+    # Every write is atomic (a temporary file in the same directory, fsync, rename): a crash
+    # leaves the old or the new file, never half of one, and hard-linked copies of a guest tree
+    # are never modified in place.
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        os.makedirs(self.host_path(path), mode=mode, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes, mode: Optional[int] = None) -> None:
+        host = self.host_path(path)
+        directory = os.path.dirname(host)
+        os.makedirs(directory, exist_ok=True)
+        if mode is None:
+            try:
+                mode = stat_mod.S_IMODE(os.stat(host).st_mode)
+            except OSError:
+                mode = 0o644
+        tmp = os.path.join(directory, ".%s.imsprep-tmp" % os.path.basename(host))
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, host)
+        self.fsync_dir(path)
+
+    def fsync_dir(self, path: str) -> None:
+        try:
+            fd = os.open(os.path.dirname(self.host_path(path)), os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def copy_file(self, src: str, dst: str) -> None:
+        """Copy guest ``src`` to guest ``dst`` (atomically, mode kept, contents fsynced)."""
+        host_src, host_dst = self.host_path(src), self.host_path(dst)
+        os.makedirs(os.path.dirname(host_dst), exist_ok=True)
+        tmp = host_dst + ".imsprep-tmp"
+        with open(host_src, "rb") as fin, open(tmp, "wb") as fout:
+            while True:
+                block = fin.read(1 << 20)
+                if not block:
+                    break
+                fout.write(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copystat(host_src, tmp)
+        os.replace(tmp, host_dst)
+
+    def replace(self, src: str, dst: str) -> None:
+        """Atomic rename of guest ``src`` over guest ``dst`` (same filesystem)."""
+        os.replace(self.host_path(src), self.host_path(dst))
+        self.fsync_dir(dst)
+
+    def unlink(self, path: str) -> None:
+        try:
+            os.unlink(self._resolve(path, follow_last=False) if not self.live else path)
+        except FileNotFoundError:
+            pass
+
+    def size(self, path: str) -> int:
+        try:
+            return os.path.getsize(self.host_path(path))
+        except OSError:
+            return 0
+
+    def free_bytes(self, path: str) -> int:
+        """Free space for an unprivileged write on the filesystem holding guest ``path``."""
+        import psutil
+
+        probe = path
+        while probe not in ("", "/") and not self.exists(probe):
+            probe = os.path.dirname(probe)
+        return int(psutil.disk_usage(self.host_path(probe or "/")).free)
+
+    def same_filesystem(self, a: str, b: str) -> bool:
+        try:
+            return os.stat(self.host_path(a)).st_dev == os.stat(self.host_path(b)).st_dev
+        except OSError:
+            return False
+
+    def mknod_char(self, path: str, major: int, minor: int) -> None:
+        host = self.host_path(path)
+        if not os.path.exists(host):
+            os.mknod(host, 0o20666, os.makedev(major, minor))
 
     # --------------------------------------------------------------- commands
     def which(self, name: str) -> Optional[str]:

@@ -260,3 +260,117 @@ if __name__ == "__main__":
     started = time.time()
     build_all()
     log("all artifacts ready in %.0fs under %s" % (time.time() - started, cache_dir()))
+
+
+# ----------------------------------------------------------------------------- booting
+BOOT_MARKER = "IMSPREP-E2E-BOOTED"
+E2E_INIT = """#!/bin/sh
+# imsprep e2e: proves the initramfs found the root disk and handed over to the real system
+mount -t proc proc /proc 2>/dev/null
+echo "%s $(grep ' / ' /proc/mounts | tail -n 1)" > /dev/ttyS0
+echo o > /proc/sysrq-trigger
+sleep 30
+""" % BOOT_MARKER
+
+
+def make_disk(tree: str, image: str, size: str = "2G") -> str:
+    """An ext4 disk image holding ``tree`` (no loop devices, no mounts), with the e2e init added."""
+    init = os.path.join(tree, "sbin", "imsprep-e2e-init")
+    if os.path.lexists(init):
+        os.unlink(init)
+    with open(init, "w") as fh:
+        fh.write(E2E_INIT)
+    os.chmod(init, 0o755)
+    try:
+        run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", tree, image, size])
+    finally:
+        os.unlink(init)
+    return image
+
+
+def boot(kernel: str, initrd: str, disk: str, log_path: str, extra: str = "", timeout: int = 240) -> Tuple[bool, str, float]:
+    """Boot ``kernel`` + ``initrd`` under QEMU (TCG) with ``disk`` as a virtio disk; (marker seen, log, seconds)."""
+    append = "root=/dev/vda rw console=ttyS0 init=/sbin/imsprep-e2e-init panic=-1 " + extra
+    argv = ["timeout", str(timeout), "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1024",
+            "-smp", "2", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "file:" + log_path,
+            "-kernel", kernel, "-initrd", initrd, "-append", append.strip(),
+            "-drive", "file=%s,if=virtio,format=raw" % disk]
+    started = time.time()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    elapsed = time.time() - started
+    with open(log_path, errors="replace") as fh:
+        log = fh.read()
+    booted = any(line.startswith(BOOT_MARKER) for line in log.splitlines())
+    if LOG:
+        with open(LOG, "a") as fh:
+            fh.write("boot %s %s: booted=%s in %.0fs\n" % (kernel, initrd, booted, elapsed))
+    return booted, log, elapsed
+
+
+# ----------------------------------------------------------------------------- test guests and tree comparison
+STATE_PATHS = ("var/lib/imsprep", "var/log/imsprep")
+
+
+def write_replacing(path: str, content: str) -> None:
+    tmp = path + ".imsprep-test-new"
+    with open(tmp, "w") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
+
+
+def break_itools(root: str) -> str:
+    """Make a cloned itools guest look like one prepared on a XEN/SATA host: MODULES=list with
+    the SATA drivers only, and its initramfs without virtio (e2e-notes.md)."""
+    kver = kver_of(root)
+    replace_file(os.path.join(root, "boot", "initrd.img-" + kver), itools_image("list", "zstd", BROKEN_MODULES))
+    conf = os.path.join(root, "etc", "initramfs-tools", "initramfs.conf")
+    with open(conf) as fh:
+        text = fh.read()
+    write_replacing(conf, text.replace("MODULES=most", "MODULES=list"))
+    modules = os.path.join(root, "etc", "initramfs-tools", "modules")
+    with open(modules) as fh:
+        text = fh.read()
+    write_replacing(modules, text + "".join(m + "\n" for m in BROKEN_MODULES))
+    return kver
+
+
+def break_dracut(root: str) -> str:
+    """A dracut guest as built on a XEN host: host-only, SATA drivers only, qemu modules omitted."""
+    kver = kver_of(root)
+    replace_file(os.path.join(root, "boot", "initrd.img-" + kver), dracut_image("hostonly-broken"))
+    write_replacing(os.path.join(root, "etc", "dracut.conf.d", "10-xenhost.conf"),
+                    'hostonly="yes"\ndrivers="%s"\nomit_dracutmodules+=" qemu qemu-net virtiofs "\n' % " ".join(BROKEN_MODULES))
+    return kver
+
+
+def tree_differences(a: str, b: str, exclude: Tuple[str, ...] = STATE_PATHS) -> List[str]:
+    """Paths whose type, mode, target or bytes differ between two trees (hard links to the same
+    inode are equal without reading them)."""
+    import filecmp
+    import stat
+
+    def scan(root: str) -> Dict[str, os.stat_result]:
+        found = {}
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel_dir = os.path.relpath(dirpath, root)
+            dirnames[:] = [d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in exclude]
+            for name in dirnames + filenames:
+                rel = os.path.normpath(os.path.join(rel_dir, name))
+                found[rel] = os.lstat(os.path.join(root, rel))
+        return found
+
+    left, right = scan(a), scan(b)
+    differences = sorted(set(left) ^ set(right))
+    for rel in sorted(set(left) & set(right)):
+        x, y = left[rel], right[rel]
+        if (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino):
+            continue
+        if stat.S_IFMT(x.st_mode) != stat.S_IFMT(y.st_mode) or stat.S_IMODE(x.st_mode) != stat.S_IMODE(y.st_mode):
+            differences.append(rel)
+        elif stat.S_ISLNK(x.st_mode):
+            if os.readlink(os.path.join(a, rel)) != os.readlink(os.path.join(b, rel)):
+                differences.append(rel)
+        elif stat.S_ISREG(x.st_mode):
+            if x.st_size != y.st_size or not filecmp.cmp(os.path.join(a, rel), os.path.join(b, rel), shallow=False):
+                differences.append(rel)
+    return differences

@@ -1,0 +1,1 @@
+"""imsprep fix and rollback: plan, apply with backups and a journal, undo."""

@@ -1,0 +1,252 @@
+"""From findings to a plan: which suites to remove, which files to edit, which kernels' initramfs
+to rebuild — and only those. The order follows the reference procedure: PV suites first, then
+driver configuration, then rebuilds."""
+
+import os
+import re
+from typing import Dict, List, Optional
+
+from .. import __version__
+from ..facts import Facts
+from ..facts.kernels import Kernel
+from ..facts.kmod import normalize
+from ..report import render_template
+from ..rules import Assessment
+from ..rules.drivers import MODULE
+from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
+
+DRACUT_DROPIN = "/etc/dracut.conf.d/90-imsprep.conf"
+ITOOLS_MODULES = "/etc/initramfs-tools/modules"
+ITOOLS_BLOCK = re.compile(r"^# BEGIN imsprep.*?^# END imsprep\n?", re.M | re.S)
+SUSE_SYSCONFIG = "/etc/sysconfig/kernel"
+MIN_IMAGE_ESTIMATE = 32 << 20
+
+
+class Plan:
+    def __init__(self):
+        self.actions: List[Action] = []
+        self.problems: List[str] = []  # what the plan cannot fix, said plainly
+        self.notes: List[str] = []
+
+    def only(self, actions: List[Action]) -> "Plan":
+        part = Plan()
+        part.actions = list(actions)
+        return part
+
+    @property
+    def rebuilds(self) -> List[RebuildInitramfs]:
+        return [a for a in self.actions if isinstance(a, RebuildInitramfs)]
+
+    def to_dict(self) -> Dict[str, object]:
+        return {"actions": [a.to_dict() for a in self.actions], "problems": self.problems, "notes": self.notes}
+
+
+def driver_modules(facts: Facts, assessment: Assessment) -> List[str]:
+    """Driver names to force into every initramfs: those that are modules in some kernel."""
+    names: List[str] = []
+    for item in assessment.kernels:
+        for target in assessment.targets:
+            for status in item.targets[target].drivers:
+                if status.state == MODULE:
+                    for name in status.substitute or [status.name]:
+                        if normalize(name) not in names:
+                            names.append(normalize(name))
+    return names
+
+
+def build_plan(facts: Facts, assessment: Assessment) -> Plan:
+    plan = Plan()
+    system = facts.system
+    _plan_suites(facts, plan)
+    _plan_modprobe(facts, assessment, plan)
+    modules = driver_modules(facts, assessment)
+    generator = facts.generator.active
+    if modules:
+        if generator is None:
+            plan.problems.append("no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed: "
+                                 "install one (dracut on RHEL/SUSE, initramfs-tools on Debian/Ubuntu) and run imsprep fix again")
+        else:
+            action = _plan_generator_config(facts, generator, modules)
+            if action is not None:
+                plan.actions.append(action)
+    if generator is None:
+        return plan
+    for item in assessment.kernels:
+        kernel = item.kernel
+        reasons = _rebuild_reasons(facts, assessment, kernel)
+        if not reasons:
+            continue
+        if kernel.dep is None and kernel.modules_dir:
+            plan.actions.append(RunDepmod(kernel))
+        plan.actions.append(_rebuild_action(facts, assessment, kernel, generator, modules, reasons))
+    if not system.live and generator == "initramfs-tools" and facts.generator.modules_policy == "dep" and plan.rebuilds:
+        plan.notes.append("MODULES=dep cannot work on a mounted image (it would describe this machine's disks): "
+                          "the images are built with MODULES=most; the guest's own setting is unchanged")
+    return plan
+
+
+def _rebuild_reasons(facts: Facts, assessment: Assessment, kernel: Kernel) -> List[str]:
+    reasons: List[str] = []
+    fact = facts.initramfs.get(kernel.kver)
+    item = assessment.kernel_assessment(kernel.kver)
+    assert item is not None
+    needs_modules = False
+    missing: List[str] = []
+    for target in assessment.targets:
+        for status in item.targets[target].drivers:
+            if status.state == MODULE and status.needed:
+                needs_modules = True
+                if status.in_initramfs is False:
+                    missing += [m for m in status.missing if m not in missing]
+    if not needs_modules:
+        return []
+    if missing:
+        reasons.append("lacks %s" % ", ".join(missing))
+    if fact is None or not fact.exists:
+        return ["no initramfs"]
+    if fact.listing is None:
+        return ["initramfs unreadable"]
+    kvers = fact.listing.kernel_versions
+    if kvers and kernel.kver not in kvers:
+        return ["initramfs built for %s" % ", ".join(sorted(kvers))]
+    return reasons
+
+
+def _plan_generator_config(facts: Facts, generator: str, modules: List[str]) -> Optional[Action]:
+    system = facts.system
+    if generator == "dracut":
+        new = render_template("dracut.conf.j2", version=__version__, modules=modules)
+        old = system.read_text(DRACUT_DROPIN)
+        if old == new:
+            return None
+        return EditFile(DRACUT_DROPIN, old, new, "dracut adds the XEN/KVM drivers to every initramfs")
+    if generator == "initramfs-tools":
+        block = render_template("initramfs-tools-modules.j2", version=__version__, modules=modules)
+        old = system.read_text(ITOOLS_MODULES)
+        base = ITOOLS_BLOCK.sub("", old or "")
+        if base and not base.endswith("\n"):
+            base += "\n"
+        new = base + block
+        if old == new:
+            return None
+        return EditFile(ITOOLS_MODULES, old, new, "initramfs-tools adds the XEN/KVM drivers to every initramfs")
+    if generator == "suse-mkinitrd":
+        old = system.read_text(SUSE_SYSCONFIG) or ""
+        match = re.search(r'^INITRD_MODULES="([^"]*)"', old, re.M)
+        current = match.group(1).split() if match else []
+        wanted = current + [m for m in modules if m not in [normalize(c) for c in current]]
+        if wanted == current:
+            return None
+        line = render_template("suse-kernel-sysconfig.j2", version=__version__, modules=wanted).splitlines()[-1]
+        new = old[: match.start()] + line + old[match.end():] if match else old + line + "\n"
+        return EditFile(SUSE_SYSCONFIG, old or None, new, "mkinitrd adds the XEN/KVM drivers to every initrd")
+    return None
+
+
+def _required_for(assessment: Assessment, kernel: Kernel) -> List[str]:
+    item = assessment.kernel_assessment(kernel.kver)
+    assert item is not None
+    required: List[str] = []
+    for target in assessment.targets:
+        for status in item.targets[target].drivers:
+            if status.state == MODULE:
+                required += [m for m in status.needed if m not in required]
+    return required
+
+
+def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, generator: str, modules: List[str],
+                    reasons: List[str]) -> RebuildInitramfs:
+    system = facts.system
+    fact = facts.initramfs.get(kernel.kver)
+    image = fact.path if fact and fact.path else _default_image(facts, kernel, generator)
+    estimate = max(2 * system.size(image), MIN_IMAGE_ESTIMATE)
+    kver = kernel.kver
+    prepare: List[Action] = []
+    cleanup: List[str] = []
+    if generator == "dracut":
+        def argv(out: str) -> List[str]:
+            command = ["dracut", "-f", "--kver", kver, "--add-drivers", " ".join(modules)]
+            if not system.live:
+                command.append("--no-hostonly")  # in a chroot, host-only would describe this machine
+            return command + [out]
+    elif generator == "initramfs-tools":
+        confdir = None
+        if not system.live and facts.generator.modules_policy == "dep":
+            confdir = "/var/lib/imsprep/chroot-initramfs-tools"
+            prepare.append(_itools_confdir(facts, confdir))
+
+        def argv(out: str) -> List[str]:
+            return ["mkinitramfs"] + (["-d", confdir] if confdir else []) + ["-o", out, kver]
+    else:
+        kernel_image = kernel.image or "/boot/vmlinuz-" + kver
+
+        def argv(out: str) -> List[str]:
+            return ["mkinitrd", "-k", kernel_image, "-i", out]
+    return RebuildInitramfs(kernel, image, generator, argv, _required_for(assessment, kernel), reasons, estimate,
+                            prepare=prepare, cleanup=cleanup)
+
+
+def _itools_confdir(facts: Facts, confdir: str) -> Action:
+    """A private copy of the initramfs-tools configuration with MODULES=most (for chroot builds)."""
+
+    class CopyConf(Action):
+        kind = "prepare"
+
+        def summary(self) -> str:
+            return "prepare %s (MODULES=most)" % confdir
+
+        def apply(self, system, journal, progress) -> str:  # type: ignore[no-untyped-def]
+            system.makedirs(confdir + "/conf.d")
+            for name in ("initramfs.conf", "modules"):
+                text = system.read_text("/etc/initramfs-tools/" + name) or ""
+                system.write_atomic(confdir + "/" + name, text.encode())
+            for path in system.glob("/etc/initramfs-tools/conf.d/*"):
+                system.write_atomic(confdir + "/conf.d/" + os.path.basename(path), (system.read_text(path) or "").encode())
+            system.write_atomic(confdir + "/conf.d/zz-imsprep-chroot", b"MODULES=most\n")
+            return "prepared"
+
+    return CopyConf()
+
+
+def _default_image(facts: Facts, kernel: Kernel, generator: str) -> str:
+    pattern = facts.knowledge.generators[generator]["image_names"][0]
+    if generator == "dracut" and facts.distro.family == "debian":
+        pattern = "/boot/initrd.img-{kver}"
+    return pattern.format(kver=kernel.kver)
+
+
+def _plan_suites(facts: Facts, plan: Plan) -> None:
+    for found in facts.suites:
+        suite = found.suite
+        order = suite.get("uninstall", {}).get("package_order", [])  # type: ignore[union-attr]
+        packages = []
+        for pattern in list(order) + list(suite.get("packages", [])):  # type: ignore[arg-type]
+            for name in facts.packages.match(pattern):
+                if name not in [p[0] for p in packages]:
+                    packages.append((name, facts.packages.versions[name]))
+        files = []
+        for entry in found.evidence:
+            if entry.startswith("file "):
+                files.append(entry[len("file "):])
+            elif entry.startswith("config block "):
+                files.append(entry.rsplit(" in ", 1)[-1])
+        uninstaller = found.uninstallers[0] if found.uninstallers else None
+        if uninstaller is None and not packages:
+            plan.problems.append("%s was found (%s) but neither an uninstaller nor a package: remove it by hand"
+                                 % (suite["name"], "; ".join(found.evidence[:3])))
+            continue
+        plan.actions.append(RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files))
+
+
+def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:
+    blocking = {(f.file, f.line) for f in assessment.findings if f.code == "MODPROBE_BLOCKS_DRIVER"}
+    by_file: Dict[str, List[int]] = {}
+    for rule in facts.modprobe_rules:
+        if (rule.path, rule.line) in blocking:
+            by_file.setdefault(rule.path, []).append(rule.line)
+    for path, lines in sorted(by_file.items()):
+        old = facts.system.read_text(path) or ""
+        out = []
+        for number, line in enumerate(old.splitlines(True), 1):
+            out.append("# imsprep: disabled, blocks a native XEN/KVM driver: " + line if number in lines else line)
+        plan.actions.append(EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled"))
