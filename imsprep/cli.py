@@ -185,8 +185,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         changed = sorted({str(e["path"]) for e in journal.entries() if e.get("op") == "file"})
         packages = [p for e in journal.entries() if e.get("op") == "packages-removed" for p in e.get("packages", [])]
         sys.stdout.write("rollback of run %s: %d file(s), %d package(s)\n" % (journal.run_id, len(changed), len(packages)))
-        for path in changed:
+        for path in changed[:40]:
             sys.stdout.write("  restore %s\n" % path)
+        if len(changed) > 40:
+            sys.stdout.write("  ... and %d more files\n" % (len(changed) - 40))
         for name, version in packages:
             sys.stdout.write("  reinstall %s %s\n" % (name, version))
         if args.dry_run:

@@ -108,10 +108,13 @@ def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> Lis
                 finding.evidence.append("file %s" % path)
         for pattern in suite.get("uninstall", {}).get("scripts", []):
             finding.uninstallers += system.glob(pattern)
+        seen_units = set()
         for service in suite.get("services", []):
             for directory in UNIT_DIRS:
-                if system.exists("%s/%s.service" % (directory, service)):
-                    finding.evidence.append("service %s/%s.service" % (directory, service))
+                unit = "%s/%s.service" % (directory, service)
+                if system.exists(unit) and system.realpath(unit) not in seen_units:  # /lib -> /usr/lib
+                    seen_units.add(system.realpath(unit))
+                    finding.evidence.append("service %s" % unit)
             if system.exists("/etc/init.d/" + service):
                 finding.evidence.append("service /etc/init.d/%s" % service)
         for process in suite.get("processes", []):

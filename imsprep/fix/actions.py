@@ -189,11 +189,7 @@ class RemoveSuite(Action):
                 journal.backup_file(path, "belongs to %s" % self.name)
         saved = self._save_packages(system, journal)
         if self.uninstaller:
-            progress("  running %s" % self.uninstaller)
-            result = system.run([self.uninstaller], timeout=900)
-            if not result.ok:
-                raise ActionFailed("%s exited %d: %s" % (self.uninstaller, result.rc, (result.stderr or result.stdout).strip()[-400:]))
-            journal.log("ran %s: %s" % (self.uninstaller, result.stdout.strip()[-200:]))
+            self._run_uninstaller(system, journal, progress)
         remaining = [(n, v) for n, v in self.packages if self._installed(system, n)]
         if remaining:
             names = [n for n, _ in remaining]
@@ -211,6 +207,34 @@ class RemoveSuite(Action):
             journal.log("removed packages %s" % " ".join("%s=%s" % p for p in remaining))
         return "removed %s" % self.name
 
+    def _run_uninstaller(self, system: System, journal: Journal, progress: Progress) -> None:
+        """A vendor script may edit any configuration and move modules back: everything it can
+        touch is backed up first (all of /etc, the suite's files, module metadata), and the files
+        it creates are journaled afterwards, so rollback can restore the tree exactly."""
+        assert self.uninstaller is not None
+        watched = set()
+        for path in list(self.files) + [self.uninstaller]:
+            if system.is_dir(path):
+                watched.update(system.walk_files(path))
+            elif system.is_file(path):
+                watched.add(path)
+        watched.update(system.walk_files("/etc"))
+        for moddir in system.glob("/lib/modules/*") + system.glob("/usr/lib/modules/*"):
+            watched.update(system.glob(moddir + "/modules.*"))
+        for path in sorted(watched):
+            if system.is_file(path) and not system.is_symlink(path):
+                journal.backup_file(path, "%s uninstaller may change it" % self.name)
+        roots = ["/etc", "/lib/modules", "/usr/lib/modules", "/usr/bin", "/usr/sbin", "/sbin", "/bin"]
+        before = {p for root in roots if system.is_dir(root) and not system.is_symlink(root) for p in system.walk_files(root)}
+        progress("  running %s" % self.uninstaller)
+        result = system.run([self.uninstaller], timeout=900)
+        after = {p for root in roots if system.is_dir(root) and not system.is_symlink(root) for p in system.walk_files(root)}
+        for path in sorted(after - before):
+            journal.append({"op": "file", "path": path, "existed": False, "reason": "created by %s" % self.uninstaller})
+        if not result.ok:
+            raise ActionFailed("%s exited %d: %s" % (self.uninstaller, result.rc, (result.stderr or result.stdout).strip()[-400:]))
+        journal.log("ran %s: %s" % (self.uninstaller, result.stdout.strip()[-200:]))
+
     def _installed(self, system: System, name: str) -> bool:
         if self.package_db == "dpkg":
             text = system.read_text("/var/lib/dpkg/status") or ""
@@ -226,8 +250,7 @@ class RemoveSuite(Action):
         system.makedirs(target)
         for name, version in self.packages:
             if self.package_db == "dpkg":
-                epochless = version.split(":", 1)[-1]
-                cached = system.glob("/var/cache/apt/archives/%s_%s_*.deb" % (name, epochless.replace(":", "%3a")))
+                cached = system.glob("/var/cache/apt/archives/%s_%s_*.deb" % (name, version.replace(":", "%3a")))
                 if cached:
                     dest = "%s/%s" % (target, cached[0].rsplit("/", 1)[-1])
                     system.copy_file(cached[0], dest)

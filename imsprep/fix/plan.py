@@ -61,24 +61,30 @@ def build_plan(facts: Facts, assessment: Assessment) -> Plan:
     _plan_modprobe(facts, assessment, plan)
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
-    if modules:
-        if generator is None:
-            plan.problems.append("no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed: "
-                                 "install one (dracut on RHEL/SUSE, initramfs-tools on Debian/Ubuntu) and run imsprep fix again")
-        else:
-            action = _plan_generator_config(facts, generator, modules)
-            if action is not None:
-                plan.actions.append(action)
-    if generator is None:
-        return plan
+    rebuilds: List[Action] = []
+    unbuildable: List[str] = []
     for item in assessment.kernels:
         kernel = item.kernel
         reasons = _rebuild_reasons(facts, assessment, kernel)
         if not reasons:
             continue
+        if generator is None:
+            unbuildable.append("%s (%s)" % (kernel.kver, "; ".join(reasons)))
+            continue
         if kernel.dep is None and kernel.modules_dir:
-            plan.actions.append(RunDepmod(kernel))
-        plan.actions.append(_rebuild_action(facts, assessment, kernel, generator, modules, reasons))
+            rebuilds.append(RunDepmod(kernel))
+        rebuilds.append(_rebuild_action(facts, assessment, kernel, generator, modules, reasons))
+    if unbuildable:
+        plan.problems.append("no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed, so the initramfs of "
+                             "%s cannot be built: install one (dracut on RHEL/SUSE, initramfs-tools on Debian/Ubuntu) and run "
+                             "imsprep fix again" % ", ".join(unbuildable))
+    not_persistent = any(f.code == "DRIVERS_NOT_PERSISTENT" for f in assessment.findings)
+    if modules and generator is not None and (rebuilds or not_persistent):
+        # the drivers go into the generator's configuration too, so kernel updates keep them
+        action = _plan_generator_config(facts, generator, modules)
+        if action is not None:
+            plan.actions.append(action)
+    plan.actions += rebuilds
     if not system.live and generator == "initramfs-tools" and facts.generator.modules_policy == "dep" and plan.rebuilds:
         plan.notes.append("MODULES=dep cannot work on a mounted image (it would describe this machine's disks): "
                           "the images are built with MODULES=most; the guest's own setting is unchanged")
@@ -225,6 +231,10 @@ def _plan_suites(facts: Facts, plan: Plan) -> None:
                 if name not in [p[0] for p in packages]:
                     packages.append((name, facts.packages.versions[name]))
         files = []
+        for name, _ in packages:  # a purge deletes modified configuration files too: keep them
+            if facts.distro.package_db == "dpkg":
+                conffiles = system_conffiles(facts, name)
+                files += [f for f in conffiles if f not in files]
         for entry in found.evidence:
             if entry.startswith("file "):
                 files.append(entry[len("file "):])
@@ -236,6 +246,12 @@ def _plan_suites(facts: Facts, plan: Plan) -> None:
                                  % (suite["name"], "; ".join(found.evidence[:3])))
             continue
         plan.actions.append(RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files))
+
+
+def system_conffiles(facts: Facts, package: str) -> List[str]:
+    text = facts.system.read_text("/var/lib/dpkg/info/%s.conffiles" % package) or \
+        facts.system.read_text("/var/lib/dpkg/info/%s:amd64.conffiles" % package) or ""
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("/")]
 
 
 def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:

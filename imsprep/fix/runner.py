@@ -126,8 +126,10 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
                 done.append("removed the unfinished %s" % entry["path"])
     journal.append({"op": "rolled-back"})
     journal.log("rolled back: %s" % "; ".join(done))
-    for line in done:
+    for line in done[:40]:
         progress("- " + line)
+    if len(done) > 40:
+        progress("- ... and %d more (see %s)" % (len(done) - 40, journal.path))
     return done
 
 

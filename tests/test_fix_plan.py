@@ -1,0 +1,175 @@
+"""Fix plans on small trees, and the edges that cannot run here for real (SUSE mkinitrd, rpm),
+mocked at the command: the plan, the commands in order, the journal, the rollback."""
+
+import json
+import os
+
+from conftest import check_json, run_imsprep
+from fakeguest import KVM_MODULES_61, XEN_MODULES, FakeGuest, compress, make_cpio
+from test_check_fake import debian_guest
+
+from imsprep.facts import gather
+from imsprep.fix.journal import Journal
+from imsprep.fix.plan import build_plan
+from imsprep.fix.runner import apply_plan, finish_run, rollback, start_run
+from imsprep.knowledge import Knowledge
+from imsprep.rules import assess
+from imsprep.system import CommandResult, System
+
+
+def plan_for(root, targets=("kvm", "xen")):
+    system = System(root)
+    facts = gather(system, Knowledge())
+    assessment = assess(facts, list(targets))
+    return system, facts, build_plan(facts, assessment)
+
+
+def test_modprobe_rules_disabled_and_restored(tmp_path):
+    guest, kver = debian_guest(tmp_path / "g")
+    original = "# left by a PV suite\nblacklist xen_blkfront\ninstall virtio_blk /bin/true\nblacklist pcspkr\n"
+    guest.write("/etc/modprobe.d/pv.conf", original)
+    _, _, plan = plan_for(guest.root)
+    assert [a.kind for a in plan.actions] == ["edit-file"]
+    assert "-blacklist xen_blkfront" in plan.actions[0].diff() and "+# imsprep: disabled" in plan.actions[0].diff()
+    assert "pcspkr" not in plan.actions[0].diff().replace(" blacklist pcspkr", "")
+    run_imsprep("fix", "--root", guest.root, "--yes", check_rc=0)
+    with open(guest.path("/etc/modprobe.d/pv.conf")) as fh:
+        text = fh.read()
+    assert "# imsprep: disabled, blocks a native XEN/KVM driver: blacklist xen_blkfront" in text and "\nblacklist pcspkr\n" in text
+    report, rc = check_json(guest.root)
+    assert rc == 0 and report["modprobe_rules"][0]["module"] == "pcspkr"
+    _, _, again = plan_for(guest.root)
+    assert again.actions == []
+    run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
+    with open(guest.path("/etc/modprobe.d/pv.conf")) as fh:
+        assert fh.read() == original
+
+
+def test_ready_guest_needs_nothing(tmp_path):
+    guest, _ = debian_guest(tmp_path / "g")
+    proc = run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json", check_rc=0)
+    result = json.loads(proc.stdout)
+    assert result["plan"]["actions"] == [] and result["applied"] is None
+    assert not os.path.exists(guest.path("/var/lib/imsprep/runs"))
+
+
+def test_no_generator_is_a_clear_problem(tmp_path):
+    guest = FakeGuest(tmp_path / "g")
+    guest.os_release("cloud-init_centos-7")
+    guest.kernel("debian-12-bookworm-6.1.0-50-x86_64", kver="6.1.0-50-amd64")
+    proc = run_imsprep("fix", "--root", guest.root, "--yes")
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr
+    assert b"cannot fix: no initramfs generator" in proc.stdout
+
+
+SLES11_KERNEL = """# SLES 11 SP4 style /etc/sysconfig/kernel (excerpt)
+## Path:	System/Kernel
+## Description:
+## Type:	string
+## Command:	/sbin/mkinitrd
+#
+# This variable contains the list of modules to be added to the initial
+# ramdisk by calling the script "mkinitrd"
+#
+INITRD_MODULES="processor thermal ata_piix ata_generic xen_vbd"
+
+## Type:	string
+DOMU_INITRD_MODULES="xennet xenblk"
+"""
+
+
+def sles11_guest(root):
+    guest = FakeGuest(root)
+    guest.os_release("ansible_sles_11.4")
+    guest.executable("/sbin/mkinitrd")
+    guest.write("/etc/sysconfig/kernel", SLES11_KERNEL)
+    os.makedirs(guest.path("/var/lib/rpm"))
+    kver = guest.kernel("debian-12-bookworm-6.1.0-50-x86_64", kver="3.0.101-63-default")
+    guest.initramfs(kver, ["ext3", "ata_piix"], path="/boot/initrd-%s" % kver)
+    guest.write("/boot/grub/menu.lst", "default 0\ntimeout 8\ntitle SUSE Linux Enterprise Server 11 SP4 - 3.0.101-63\n"
+                "    root (hd0,1)\n    kernel /boot/vmlinuz-3.0.101-63-default root=/dev/disk/by-id/ata-VBOX_HARDDISK-part2 "
+                "resume=/dev/xvda1 splash=silent showopts\n    initrd /boot/initrd-3.0.101-63-default\n")
+    return guest, kver
+
+
+def test_suse_mkinitrd_plan_and_rebuild(tmp_path, mocker):
+    """SLES 11 with mkinitrd: INITRD_MODULES gains the drivers, mkinitrd -k/-i builds the image
+    (simulated: the command writes a real cpio image with the modules), it is verified and swapped."""
+    guest, kver = sles11_guest(tmp_path / "g")
+    system, facts, plan = plan_for(guest.root)
+    assert facts.generator.active == "suse-mkinitrd"
+    kinds = [a.kind for a in plan.actions]
+    assert kinds == ["edit-file", "rebuild-initramfs"]
+    edit = plan.actions[0]
+    assert 'INITRD_MODULES="processor thermal ata_piix ata_generic xen_vbd virtio virtio_ring' in edit.new
+    assert 'DOMU_INITRD_MODULES="xennet xenblk"' in edit.new
+    rebuild = plan.actions[1]
+    assert rebuild.image == "/boot/initrd-%s" % kver
+    assert rebuild.command() == ["mkinitrd", "-k", "/boot/vmlinuz-%s" % kver, "-i", "/boot/initrd-%s.imsprep-new" % kver]
+
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append(list(argv))
+        if argv[0] == "mkinitrd":
+            image = compress(make_cpio(["init"] + guest.module_paths(kver, KVM_MODULES_61 + XEN_MODULES + ["ext3"])), "gzip")
+            with open(system.host_path(argv[-1]), "wb") as fh:
+                fh.write(image)
+        return CommandResult(argv, 0, b"", b"")
+
+    mocker.patch.object(system, "run", side_effect=fake_run)
+    journal = start_run(system, progress=lambda m: None)
+    outcome = apply_plan(system, plan, journal, progress=lambda m: None)
+    finish_run(journal, outcome)
+    assert outcome.failed == [] and rebuild.command() in calls
+    report, rc = check_json(guest.root)
+    assert report["kernels"][0]["targets"]["kvm"]["ready"]
+    rollback(system, Journal.last(system), progress=lambda m: None)
+    with open(guest.path("/etc/sysconfig/kernel")) as fh:
+        assert fh.read() == SLES11_KERNEL
+
+
+RPM_QA = (b"kernel 3.10.0-862.14.1.5.h428.eulerosv2r7\nkmod-uvpmod 2.5.0.146-1\nuvp-monitor 2.5.0.146-1\n"
+          b"libxenstore_uvp3 3.0-1\nbash 4.2.46-34.h6\n")
+
+
+def test_rpm_suite_removal_order_and_rollback(tmp_path, mocker):
+    """An EulerOS guest with the rpm-installed UVP variant and no uninstall script: rpm -e in the
+    documented order, kept .rpm files reinstalled on rollback (rpm mocked: not runnable here)."""
+    guest, kver = debian_guest(tmp_path / "g")
+    guest.os_release("mql_euleros-2")
+    os.unlink(guest.path("/var/lib/dpkg/status"))
+    os.makedirs(guest.path("/var/lib/rpm"))
+    guest.executable("/usr/bin/uvp-monitor")
+    guest.write("/var/cache/yum/x86_64/2.0/packages/uvp-monitor-2.5.0.146-1.x86_64.rpm", b"rpm")
+    system = System(guest.root)
+    calls = []
+    removed = set()
+
+    def fake_run(argv, **kwargs):
+        calls.append(list(argv))
+        if "-qa" in argv:
+            return CommandResult(argv, 0, RPM_QA, b"")
+        if argv[:2] == ["rpm", "-q"]:
+            return CommandResult(argv, 1 if argv[2] in removed else 0, b"", b"")
+        if argv[:2] == ["rpm", "-e"]:
+            removed.update(argv[2:])
+        return CommandResult(argv, 0, b"", b"")
+
+    mocker.patch.object(System, "host_which", return_value="/usr/bin/rpm")
+    mocker.patch.object(system, "run", side_effect=fake_run)
+    facts = gather(system, Knowledge())
+    plan = build_plan(facts, assess(facts, ["kvm", "xen"]))
+    suite = plan.actions[0]
+    assert suite.kind == "remove-suite" and suite.uninstaller is None
+    assert [n for n, _ in suite.packages] == ["kmod-uvpmod", "uvp-monitor", "libxenstore_uvp3"]
+    journal = start_run(system, progress=lambda m: None)
+    outcome = apply_plan(system, plan.only([suite]), journal, progress=lambda m: None)
+    finish_run(journal, outcome)
+    assert outcome.failed == []
+    assert ["rpm", "-e", "kmod-uvpmod", "uvp-monitor", "libxenstore_uvp3"] in calls
+    entry = next(e for e in Journal.last(system).entries() if e["op"] == "packages-removed")
+    assert entry["saved"] == {"uvp-monitor": "%s/packages/uvp-monitor-2.5.0.146-1.x86_64.rpm" % journal.directory}
+    rollback(system, Journal.last(system), progress=lambda m: None)
+    assert any(c[:3] == ["rpm", "-i", "--replacepkgs"] for c in calls)
+    assert os.path.exists(guest.path("/usr/bin/uvp-monitor"))
