@@ -97,6 +97,7 @@ def build(assessment: Assessment) -> Dict[str, object]:
         "packages_error": facts.packages.error,
         "modprobe_rules": [r.to_dict() for r in facts.modprobe_rules],
         "device_refs": [r.to_dict() for r in facts.device_refs],
+        "network": [n.to_dict() for n in facts.network],
         "findings": [f.to_dict() for f in findings],
         "image_properties": image_properties(assessment),
     }

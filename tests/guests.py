@@ -268,12 +268,14 @@ E2E_INIT = """#!/bin/sh
 # imsprep e2e: proves the initramfs found the root disk and handed over to the real system
 mount -t proc proc /proc 2>/dev/null
 echo "%s $(grep ' / ' /proc/mounts | tail -n 1)" > /dev/ttyS0
+mount -a -O no_netdev > /dev/ttyS0 2>&1
+grep -v ' / ' /proc/mounts | grep '^/dev/' | sed 's/^/IMSPREP-E2E-MOUNT /' > /dev/ttyS0
 echo o > /proc/sysrq-trigger
 sleep 30
 """ % BOOT_MARKER
 
 
-def make_disk(tree: str, image: str, size: str = "2G") -> str:
+def make_disk(tree: str, image: str, size: str = "2G", uuid: Optional[str] = None) -> str:
     """An ext4 disk image holding ``tree`` (no loop devices, no mounts), with the e2e init added."""
     init = os.path.join(tree, "sbin", "imsprep-e2e-init")
     if os.path.lexists(init):
@@ -282,19 +284,22 @@ def make_disk(tree: str, image: str, size: str = "2G") -> str:
         fh.write(E2E_INIT)
     os.chmod(init, 0o755)
     try:
-        run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", tree, image, size])
+        run(["mkfs.ext4", "-q", "-F", "-L", "root"] + (["-U", uuid] if uuid else []) + ["-d", tree, image, size])
     finally:
         os.unlink(init)
     return image
 
 
-def boot(kernel: str, initrd: str, disk: str, log_path: str, extra: str = "", timeout: int = 240) -> Tuple[bool, str, float]:
+def boot(kernel: str, initrd: str, disk: str, log_path: str, extra: str = "", timeout: int = 240,
+         root: str = "/dev/vda", more_disks: Tuple[str, ...] = ()) -> Tuple[bool, str, float]:
     """Boot ``kernel`` + ``initrd`` under QEMU (TCG) with ``disk`` as a virtio disk; (marker seen, log, seconds)."""
-    append = "root=/dev/vda rw console=ttyS0 init=/sbin/imsprep-e2e-init panic=-1 " + extra
+    append = "root=%s rw console=ttyS0 init=/sbin/imsprep-e2e-init panic=-1 %s" % (root, extra)
     argv = ["timeout", str(timeout), "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1024",
             "-smp", "2", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "file:" + log_path,
             "-kernel", kernel, "-initrd", initrd, "-append", append.strip(),
             "-drive", "file=%s,if=virtio,format=raw" % disk]
+    for extra_disk in more_disks:
+        argv += ["-drive", "file=%s,if=virtio,format=raw" % extra_disk]
     started = time.time()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     elapsed = time.time() - started

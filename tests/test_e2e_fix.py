@@ -174,3 +174,44 @@ def test_no_terminal_and_no_yes_refuses(broken_itools):
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 2 and b"refusing to change anything without --yes" in proc.stderr
     assert guests.tree_differences(reference, root, exclude=("var/lib/imsprep",)) == []
+
+
+ROOT_UUID = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+DATA_UUID = "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"
+
+
+def test_xen_device_names_become_uuids_and_boot_on_virtio(tmp_path):
+    """The guest as imaged on XEN: fstab names /dev/xvda and /dev/xvdb. Fixed through --root on its
+    loop-mounted disks, it boots under QEMU where they are /dev/vda and /dev/vdb, root found by UUID
+    and /data mounted from fstab by UUID."""
+    tree = guests.clone_guest(guests.itools_guest(), str(tmp_path / "tree"))
+    kver = guests.break_itools(tree)
+    guests.write_replacing(os.path.join(tree, "etc", "fstab"),
+                           "/dev/xvda / ext4 errors=remount-ro 0 1\n/dev/xvdb /data ext4 defaults 0 2\n")
+    os.makedirs(os.path.join(tree, "data"), exist_ok=True)
+    root_img = guests.make_disk(tree, str(tmp_path / "root.img"), uuid=ROOT_UUID)
+    data_img = str(tmp_path / "data.img")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-U", DATA_UUID, "-L", "data", data_img, "16M"], check=True)
+    mnt = str(tmp_path / "mnt")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-o", "loop", root_img, mnt], check=True)
+    try:
+        subprocess.run(["mount", "-o", "loop", data_img, os.path.join(mnt, "data")], check=True)
+        try:
+            report, rc = check_json(mnt)
+            assert rc == 1 and {r["device"] for r in report["device_refs"]} == {"/dev/xvda", "/dev/xvdb"}
+            result, _ = fix(mnt, rc=0)
+            assert result["report"]["device_refs"] == []
+            with open(os.path.join(mnt, "etc", "fstab")) as fh:
+                assert fh.read() == "UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /data ext4 defaults 0 2\n" % (ROOT_UUID, DATA_UUID)
+            initrd = str(tmp_path / "initrd.img")
+            shutil.copyfile(os.path.join(mnt, "boot", "initrd.img-" + kver), initrd)
+        finally:
+            subprocess.run(["umount", os.path.join(mnt, "data")], check=True)
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+    booted, log, _ = guests.boot(os.path.join(tree, "boot", "vmlinuz-" + kver), initrd, root_img, str(tmp_path / "boot.log"),
+                                 ITOOLS_BOOT_ARGS, root="UUID=" + ROOT_UUID, more_disks=(data_img,))
+    assert booted, log[-2000:]
+    assert guests.BOOT_MARKER + " /dev/vda / ext4" in log
+    assert "IMSPREP-E2E-MOUNT /dev/vdb /data ext4" in log, log[-1500:]

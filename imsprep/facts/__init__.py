@@ -12,6 +12,7 @@ from .distro_info import DistroInfo, read_distro
 from .generator import GeneratorInfo, read_generator
 from .initramfs import InitramfsReader, Listing, parse_lister_output
 from .kernels import Kernel, find_kernels, orphan_module_dirs, running_kernel
+from .network import NetIssue, read_network
 from .platform import PlatformInfo, read_platform
 from .pvsuites import ModprobeRule, Packages, SuiteFinding, find_suites, read_modprobe_rules, read_packages
 
@@ -64,6 +65,7 @@ class Facts:
         self.suites: List[SuiteFinding] = []
         self.modprobe_rules: List[ModprobeRule] = []
         self.device_refs: List[DeviceRef] = []
+        self.network: List[NetIssue] = []
         self.platform: PlatformInfo = PlatformInfo()
         self.cloud_init = False
         self.unreadable: List[str] = []  # what a non-root user could not see
@@ -184,6 +186,7 @@ def gather(system: System, knowledge: Knowledge) -> Facts:
     facts.suites = find_suites(system, knowledge, facts.packages)
     facts.modprobe_rules = read_modprobe_rules(system)
     facts.device_refs = fstab_refs(system) + crypttab_refs(system) + bootloader_refs(system, facts.boot)
+    facts.network = read_network(system)
     main_kernel = facts.default_kernel or (facts.kernels[0] if facts.kernels else None)
     facts.platform = read_platform(system, kernel_arch(main_kernel))
     facts.cloud_init = bool(system.which("cloud-init") or system.is_file("/etc/cloud/cloud.cfg"))

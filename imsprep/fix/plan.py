@@ -14,6 +14,7 @@ from ..report import render_template
 from ..rules import Assessment
 from ..rules.drivers import MODULE
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
+from .stable_names import plan_devices, plan_network
 
 DRACUT_DROPIN = "/etc/dracut.conf.d/90-imsprep.conf"
 ITOOLS_MODULES = "/etc/initramfs-tools/modules"
@@ -59,6 +60,8 @@ def build_plan(facts: Facts, assessment: Assessment) -> Plan:
     system = facts.system
     _plan_suites(facts, plan)
     _plan_modprobe(facts, assessment, plan)
+    plan_devices(facts, plan.actions, plan.problems)
+    plan_network(facts, plan.actions, plan.problems)
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
     rebuilds: List[Action] = []

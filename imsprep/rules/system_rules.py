@@ -166,3 +166,25 @@ def platform_findings(facts: Facts) -> List[Finding]:
     elif hv == "kvm":
         message += ": KVM drivers are needed; XEN drivers keep the image usable on XEN"
     return [Finding("HYPERVISOR", INFO, ["kvm", "xen"], message, "", blocking=False)]
+
+
+NETWORK_WHY = {
+    "persistent-rules": ("NET_PERSISTENT_RULES", "pins NIC names to this machine's MAC addresses: the new instance's NIC gets another name",
+                         "delete the file (imsprep fix does)"),
+    "rules-generator": ("NET_RULES_GENERATOR", "recreates persistent NIC names at every boot",
+                        "mask it with an empty /etc/udev/rules.d/75-persistent-net-generator.rules (imsprep fix does)"),
+    "static": ("NET_STATIC_ADDRESS", "a fixed address does not match the network of a new instance",
+               "configure the NIC for DHCP"),
+    "mac-pinned": ("NET_MAC_PINNED", "the configuration is tied to this machine's MAC address",
+                   "remove the MAC address from the NIC configuration"),
+}
+
+
+def network_findings(facts: Facts) -> List[Finding]:
+    findings = []
+    for issue in facts.network:
+        code, why, remedy = NETWORK_WHY[issue.kind]
+        where = "%s:%d" % (issue.path, issue.line) if issue.line else issue.path
+        findings.append(Finding(code, WARNING, ["kvm", "xen"], "%s (%s): %s" % (where, issue.text, why), remedy,
+                                file=issue.path, line=issue.line))
+    return findings
