@@ -2,7 +2,7 @@
 the text output is rendered with a jinja2 template."""
 
 import re
-from typing import Dict, List, Optional
+from typing import Dict
 
 import jinja2
 
@@ -127,11 +127,3 @@ def render_text(report: Dict[str, object], color: bool = False) -> str:
 
 def render_template(name: str, **context: object) -> str:
     return _environment().get_template(name).render(**context)
-
-
-def summary_line(report: Dict[str, object]) -> Optional[str]:
-    verdict = report["verdict"]  # type: ignore[index]
-    parts: List[str] = []
-    for _target, item in verdict.items():  # type: ignore[union-attr]
-        parts.append("%s: %s" % (item["label"], "ready" if item["ready"] else "not ready"))
-    return ", ".join(parts)

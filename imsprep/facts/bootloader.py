@@ -241,6 +241,18 @@ def _select(entries: List[BootEntry], spec: Optional[str]) -> Optional[BootEntry
     return None
 
 
+def _use(config: BootConfig, loader: str, path: str, entries: List[BootEntry], spec: Optional[str]) -> bool:
+    """Adopt ``entries`` from ``path`` as the boot configuration, if it has any."""
+    if not entries:
+        return False
+    config.loader = loader
+    config.files.append(path)
+    config.entries = entries
+    config.default_spec = spec
+    config.default = _select(entries, spec) or entries[0]
+    return True
+
+
 def read_boot_config(system: System) -> BootConfig:
     config = BootConfig()
     grubenv = read_grubenv(system)
@@ -277,27 +289,16 @@ def read_boot_config(system: System) -> BootConfig:
         for path in LEGACY_CFGS:
             if system.is_file(path):
                 entries, spec = parse_legacy(system.read_text(path) or "", path)
-                if not entries:
-                    continue
                 if spec == "saved":
                     saved = (system.read_text("/boot/grub/default") or "0").split()
                     spec = saved[0] if saved else "0"
-                config.loader = "grub-legacy"
-                config.files.append(path)
-                config.entries = entries
-                config.default_spec = spec
-                config.default = _select(entries, spec) or entries[0]
-                break
+                if _use(config, "grub-legacy", path, entries, spec):
+                    break
     if config.loader is None:
         for path in EXTLINUX_CFGS:
             if system.is_file(path):
                 entries, spec = parse_extlinux(system.read_text(path) or "", path)
-                if entries:
-                    config.loader = "extlinux"
-                    config.files.append(path)
-                    config.entries = entries
-                    config.default_spec = spec
-                    config.default = _select(entries, spec) or entries[0]
+                if _use(config, "extlinux", path, entries, spec):
                     break
     for entry in config.entries:
         separate_boot = False

@@ -147,8 +147,7 @@ class RebuildInitramfs(Action):
     kind = "rebuild-initramfs"
 
     def __init__(self, kernel: Kernel, image: str, generator: str, argv_builder: Callable[[str], List[str]],
-                 required: List[str], reasons: List[str], size_estimate: int, env: Optional[Dict[str, str]] = None,
-                 prepare: Optional[List[Action]] = None, cleanup: Optional[List[str]] = None):
+                 required: List[str], reasons: List[str], size_estimate: int, prepare: Optional[List[Action]] = None):
         self.kernel = kernel
         self.image = image
         self.generator = generator
@@ -156,9 +155,7 @@ class RebuildInitramfs(Action):
         self.required = required  # normalised module names that must be in the new image
         self.reasons = reasons
         self.size_estimate = size_estimate
-        self.env = env
         self.prepare = prepare or []
-        self.cleanup = cleanup or []
 
     @property
     def tmp_path(self) -> str:
@@ -178,7 +175,7 @@ class RebuildInitramfs(Action):
         argv = self.command()
         progress("  building %s: %s" % (self.kernel.kver, " ".join(argv)))
         try:
-            result = system.run(argv, timeout=1800, env=self.env)
+            result = system.run(argv, timeout=1800)
             if not result.ok or not system.is_file(self.tmp_path):
                 tail = (result.stderr.strip() or result.stdout.strip())[-600:]
                 raise ActionFailed("%s exited %d; the old initramfs is kept. Output: %s" % (argv[0], result.rc, tail))
@@ -191,8 +188,6 @@ class RebuildInitramfs(Action):
             system.replace(self.tmp_path, self.image)
         finally:
             system.unlink(self.tmp_path)
-            for path in self.cleanup:
-                system.unlink(path)
         journal.log("rebuilt %s for %s with %s (verified: %s)" % (self.image, self.kernel.kver, self.generator, " ".join(self.required)))
         return "rebuilt %s (%d bytes, verified %d modules)" % (self.image, system.size(self.image), len(self.required))
 

@@ -171,7 +171,6 @@ def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, genera
     estimate = max(2 * system.size(image), MIN_IMAGE_ESTIMATE)
     kver = kernel.kver
     prepare: List[Action] = []
-    cleanup: List[str] = []
     if generator == "dracut":
         def argv(out: str) -> List[str]:
             command = ["dracut", "-f", "--kver", kver, "--add-drivers", " ".join(modules)]
@@ -192,7 +191,7 @@ def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, genera
         def argv(out: str) -> List[str]:
             return ["mkinitrd", "-k", kernel_image, "-i", out]
     return RebuildInitramfs(kernel, image, generator, argv, _required_for(assessment, kernel), reasons, estimate,
-                            prepare=prepare, cleanup=cleanup)
+                            prepare=prepare)
 
 
 def _itools_confdir(facts: Facts, confdir: str) -> Action:

@@ -1,11 +1,11 @@
 """Apply a plan (after the free-space check), and roll the last run back."""
 
 import sys
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 from ..errors import UserError
 from ..system import System
-from .actions import Action, ActionFailed, RebuildInitramfs
+from .actions import ActionFailed
 from .chroot import guest_mounts
 from .journal import Journal
 from .plan import Plan
@@ -91,10 +91,6 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
     return outcome
 
 
-def plan_rollback(system: System) -> Optional[Journal]:
-    return Journal.last(system)
-
-
 def rollback(system: System, journal: Journal, progress: Progress = stderr_progress) -> List[str]:
     """Undo a run in reverse order: restore or delete every file it touched, reinstall removed
     packages from the kept package files, and drop a half-built image left by a crash."""
@@ -149,10 +145,3 @@ def _reinstall(system: System, entry: Dict[str, object], progress: Progress) -> 
     if missing:
         done.append("could not reinstall %s: no package file was kept; install them by name" % " ".join(missing))
     return done
-
-
-def describe(actions: List[Action]) -> List[str]:
-    return [a.summary() for a in actions]
-
-
-__all__ = ["RebuildInitramfs", "apply_plan", "start_run", "finish_run", "check_free_space", "rollback", "plan_rollback", "describe"]
