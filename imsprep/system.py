@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import stat as stat_mod
-from typing import IO, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence
 
 import sh
 
@@ -55,6 +55,8 @@ class System:
         self.root = root
         self.live = root == "/"
         self.commands_run: List[CommandResult] = []
+        # set by fix.chroot.guest_mounts: wraps guest commands in a private mount namespace
+        self.isolate: Optional[Callable[[str, List[str]], List[str]]] = None
 
     # ------------------------------------------------------------------ paths
     def host_path(self, path: str) -> str:
@@ -266,6 +268,14 @@ class System:
         except FileNotFoundError:
             pass
 
+    def remove_tree(self, path: str) -> None:
+        """Delete a directory tree in the guest; refuses if anything is mounted below it."""
+        host = self.host_path(path)
+        mounts = System("/").read_text("/proc/mounts") or ""
+        if any(line.split()[1].startswith(host.rstrip("/") + "/") for line in mounts.splitlines() if len(line.split()) > 1):
+            raise UserError("refusing to delete %s: something is mounted below it" % path)
+        shutil.rmtree(host, ignore_errors=True)
+
     def size(self, path: str) -> int:
         try:
             return os.path.getsize(self.host_path(path))
@@ -286,11 +296,6 @@ class System:
             return os.stat(self.host_path(a)).st_dev == os.stat(self.host_path(b)).st_dev
         except OSError:
             return False
-
-    def mknod_char(self, path: str, major: int, minor: int) -> None:
-        host = self.host_path(path)
-        if not os.path.exists(host):
-            os.mknod(host, 0o20666, os.makedev(major, minor))
 
     # --------------------------------------------------------------- commands
     def which(self, name: str) -> Optional[str]:
@@ -327,7 +332,7 @@ class System:
         """
         argv = [str(a) for a in argv]
         if in_guest and not self.live:
-            argv = ["chroot", self.root] + argv
+            argv = self.isolate(self.root, argv) if self.isolate else ["chroot", self.root] + argv
         full_env = {"LC_ALL": "C", "LANG": "C", "PATH": GUEST_PATH + ":" + os.environ.get("PATH", "")}
         full_env.update(env or {})
         LOG.debug("run: %s", " ".join(argv))

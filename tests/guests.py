@@ -291,13 +291,13 @@ def make_disk(tree: str, image: str, size: str = "2G", uuid: Optional[str] = Non
 
 
 def boot(kernel: str, initrd: str, disk: str, log_path: str, extra: str = "", timeout: int = 240,
-         root: str = "/dev/vda", more_disks: Tuple[str, ...] = ()) -> Tuple[bool, str, float]:
+         root: str = "/dev/vda", more_disks: Tuple[str, ...] = (), bus: str = "virtio") -> Tuple[bool, str, float]:
     """Boot ``kernel`` + ``initrd`` under QEMU (TCG) with ``disk`` as a virtio disk; (marker seen, log, seconds)."""
     append = "root=%s rw console=ttyS0 init=/sbin/imsprep-e2e-init panic=-1 %s" % (root, extra)
     argv = ["timeout", str(timeout), "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1024",
             "-smp", "2", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "file:" + log_path,
             "-kernel", kernel, "-initrd", initrd, "-append", append.strip(),
-            "-drive", "file=%s,if=virtio,format=raw" % disk]
+            "-drive", "file=%s,if=%s,format=raw" % (disk, bus)]
     for extra_disk in more_disks:
         argv += ["-drive", "file=%s,if=virtio,format=raw" % extra_disk]
     started = time.time()

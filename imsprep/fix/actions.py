@@ -10,9 +10,11 @@ from ..facts.initramfs import InitramfsReader
 from ..facts.kernels import Kernel
 from ..facts.kmod import normalize
 from ..system import System
+from .faults import fault_point
 from .journal import Journal
 
 Progress = Callable[[str], None]
+GENERATOR_TMP = "/var/lib/imsprep/tmp"
 
 
 class ActionFailed(Exception):
@@ -62,6 +64,7 @@ class EditFile(Action):
 
     def apply(self, system: System, journal: Journal, progress: Progress) -> str:
         journal.backup_file(self.path, self.why)
+        fault_point("after-backup")
         system.write_atomic(self.path, self.new.encode(), mode=None if self.old is not None else self.mode)
         journal.log("%s %s (%s)" % ("created" if self.old is None else "edited", self.path, self.why))
         return "%s %s" % ("created" if self.old is None else "edited", self.path)
@@ -171,11 +174,14 @@ class RebuildInitramfs(Action):
         for step in self.prepare:
             step.apply(system, journal, progress)
         system.unlink(self.tmp_path)
+        system.remove_tree(GENERATOR_TMP)  # what a killed generator left behind
+        system.makedirs(GENERATOR_TMP, mode=0o700)
         journal.append({"op": "tmp-image", "path": self.tmp_path})
         argv = self.command()
         progress("  building %s: %s" % (self.kernel.kver, " ".join(argv)))
         try:
-            result = system.run(argv, timeout=1800)
+            # the generator's scratch space lives in imsprep's state directory, not in /var/tmp
+            result = system.run(argv, timeout=1800, env={"TMPDIR": GENERATOR_TMP})
             if not result.ok or not system.is_file(self.tmp_path):
                 tail = (result.stderr.strip() or result.stdout.strip())[-600:]
                 raise ActionFailed("%s exited %d; the old initramfs is kept. Output: %s" % (argv[0], result.rc, tail))
@@ -185,9 +191,12 @@ class RebuildInitramfs(Action):
             journal.backup_file(self.image, "initramfs rebuilt for %s" % self.kernel.kver)
             if system.is_file(self.image):  # keep the old image's permissions (dracut writes 0600)
                 os.chmod(system.host_path(self.tmp_path), system.stat(self.image).st_mode & 0o7777)
+            fault_point("before-replace")
             system.replace(self.tmp_path, self.image)
+            fault_point("after-replace")
         finally:
             system.unlink(self.tmp_path)
+            system.remove_tree(GENERATOR_TMP)
         journal.log("rebuilt %s for %s with %s (verified: %s)" % (self.image, self.kernel.kver, self.generator, " ".join(self.required)))
         return "rebuilt %s (%d bytes, verified %d modules)" % (self.image, system.size(self.image), len(self.required))
 
@@ -248,6 +257,7 @@ class RemoveSuite(Action):
             else:
                 raise ActionFailed("no package manager to remove %s" % " ".join(names))
             progress("  " + " ".join(argv))
+            fault_point("during-suite-removal")
             result = system.run(argv, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive"})
             if not result.ok:
                 raise ActionFailed("%s failed (exit %d): %s" % (" ".join(argv), result.rc, (result.stderr or result.stdout).strip()[-400:]))

@@ -1,5 +1,8 @@
-"""What commands need to run inside a guest tree: /proc, a read-only /sys and a private, tiny
-/dev (never a bind mount of the host's /dev inside a tree that may later be deleted)."""
+"""Commands inside a guest tree get /proc, a read-only /sys and a private, tiny /dev — in a mount
+namespace of their own (`unshare --mount --propagation private`), so the mounts exist only for
+that command and vanish with it, even when imsprep is killed with SIGKILL. Nothing is ever
+mounted into the guest tree as the rest of the machine sees it, and the host's /dev is never
+bound into a tree that may later be deleted."""
 
 import contextlib
 from typing import Iterator, List
@@ -7,38 +10,37 @@ from typing import Iterator, List
 from ..errors import UserError
 from ..system import System
 
-DEVICE_NODES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
-                ("tty", 5, 0), ("console", 5, 1))
+# runs as: sh -c SCRIPT imsprep-chroot ROOT ARGV...
+SETUP_SCRIPT = """r=$1; shift
+for d in proc sys dev; do [ -d "$r/$d" ] || { echo "imsprep: $r/$d is missing in the guest" >&2; exit 125; }; done
+mount -t proc proc "$r/proc" && mount -t sysfs -o ro sysfs "$r/sys" && mount -t tmpfs -o size=1m,mode=755 imsprep-dev "$r/dev" || exit 125
+mknod -m 666 "$r/dev/null" c 1 3; mknod -m 666 "$r/dev/zero" c 1 5; mknod -m 666 "$r/dev/full" c 1 7
+mknod -m 666 "$r/dev/random" c 1 8; mknod -m 666 "$r/dev/urandom" c 1 9; mknod -m 666 "$r/dev/tty" c 5 0
+mknod -m 600 "$r/dev/console" c 5 1; ln -s /proc/self/fd "$r/dev/fd"
+exec chroot "$r" "$@"
+"""
 
 
-def _mounted(system: System) -> List[str]:
-    text = System("/").read_text("/proc/mounts")  # the mounts of the machine we run on
-    return [line.split()[1] for line in (text or "").splitlines() if len(line.split()) > 1]
+def isolated_argv(root: str, argv: List[str]) -> List[str]:
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", SETUP_SCRIPT, "imsprep-chroot", root] + list(argv)
 
 
 @contextlib.contextmanager
 def guest_mounts(system: System) -> Iterator[None]:
+    """Within this block, commands run in the guest get the isolated environment above."""
     if system.live:
         yield
         return
-    existing = set(_mounted(system))
-    done: List[str] = []
+    for path in ("/proc", "/sys", "/dev"):
+        if not system.is_dir(path):
+            system.makedirs(path)
+    probe = system.run(["unshare", "--mount", "--propagation", "private", "--", "true"], in_guest=False, timeout=30)
+    if not probe.ok:
+        raise UserError("cannot create a private mount namespace for commands in the guest (%s); run as root"
+                        % (probe.stderr.strip() or "exit %d" % probe.rc))
+    previous = system.isolate
+    system.isolate = isolated_argv
     try:
-        for target, argv in (("/proc", ["-t", "proc", "proc"]), ("/sys", ["-t", "sysfs", "-o", "ro", "sysfs"]),
-                             ("/dev", ["-t", "tmpfs", "-o", "size=1m,mode=755", "imsprep-dev"])):
-            system.makedirs(target)
-            host = system.host_path(target)
-            if host in existing:
-                continue
-            result = system.run(["mount"] + argv + [host], in_guest=False, timeout=30)
-            if not result.ok:
-                raise UserError("cannot mount %s in the guest (%s); run as root" % (target, result.stderr.strip()))
-            done.append(host)
-            if target == "/dev":
-                for name, major, minor in DEVICE_NODES:
-                    system.mknod_char("/dev/" + name, major, minor)
         yield
     finally:
-        for host in reversed(done):
-            if not system.run(["umount", host], in_guest=False, timeout=30).ok:
-                system.run(["umount", "-l", host], in_guest=False, timeout=30)
+        system.isolate = previous
