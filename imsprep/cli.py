@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                        help="colour in text output (default: auto, only on a terminal)")
+    check.add_argument("--no-cache", action="store_true",
+                       help="read every initramfs again instead of using listings cached in /var/cache/imsprep")
     check.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
 
     fix = sub.add_parser(
@@ -91,7 +93,7 @@ def use_color(args: argparse.Namespace) -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     system = open_system(args.root)
     knowledge = Knowledge()
-    facts = gather(system, knowledge)
+    facts = gather(system, knowledge, use_cache=not args.no_cache)
     assessment = assess(facts, targets_of(args.target))
     data = report.build(assessment)
     if args.format == "json":

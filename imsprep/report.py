@@ -4,8 +4,6 @@ the text output is rendered with a jinja2 template."""
 import re
 from typing import Dict
 
-import jinja2
-
 from . import __version__
 from .facts import Facts
 from .knowledge import find_data_dir
@@ -103,7 +101,9 @@ def build(assessment: Assessment) -> Dict[str, object]:
     }
 
 
-def _environment() -> jinja2.Environment:
+def _environment() -> "jinja2.Environment":  # noqa: F821
+    import jinja2  # only for text output: JSON runs do not pay for it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(find_data_dir("templates")),
         undefined=jinja2.StrictUndefined,

@@ -379,3 +379,24 @@ def tree_differences(a: str, b: str, exclude: Tuple[str, ...] = STATE_PATHS) -> 
             if x.st_size != y.st_size or not filecmp.cmp(os.path.join(a, rel), os.path.join(b, rel), shallow=False):
                 differences.append(rel)
     return differences
+
+
+def three_kernel_guest() -> str:
+    """The bookworm guest with the bullseye (5.10) and trixie (6.12) kernels added, each with an
+    initramfs built by the guest's own mkinitramfs (MODULES=most, zstd): for the benchmark."""
+    base = itools_guest()
+
+    def build(tmp: str) -> None:
+        run(["cp", "-al", base, tmp])
+        for suite in ("bullseye", "trixie"):
+            tree, kver = kernel_tree(suite)
+            for name in ("vmlinuz-", "config-", "System.map-"):
+                if os.path.exists(os.path.join(tree, "boot", name + kver)):
+                    shutil.copyfile(os.path.join(tree, "boot", name + kver), os.path.join(tmp, "boot", name + kver))
+            modules = os.path.join(tree, "lib", "modules", kver) if os.path.isdir(os.path.join(tree, "lib", "modules", kver)) \
+                else os.path.join(tree, "usr", "lib", "modules", kver)
+            run(["cp", "-al", os.path.realpath(modules), os.path.join(tmp, "lib", "modules", kver)])
+            with chroot_mounts(tmp):
+                run(["chroot", tmp, "mkinitramfs", "-o", "/boot/initrd.img-" + kver, kver])
+
+    return cached("guest-bookworm-3kernels", build)

@@ -396,3 +396,18 @@ def test_wrong_kernel_initramfs(tmp_path):
     guest.write("/boot/initrd.img-%s" % kver, image)
     report, rc = check_json(guest.root)
     assert rc == 1 and "INITRAMFS_WRONG_KERNEL" in finding_codes(report)
+
+
+def test_listing_cache(tmp_path):
+    """A second check reads the listing from /var/cache/imsprep; a rebuilt image is read again."""
+    guest, kver = debian_guest(tmp_path / "g")
+    first, _ = check_json(guest.root)
+    second, _ = check_json(guest.root)
+    assert kernel_entry(second, kver)["initramfs"]["cached"] is True
+    strip = lambda r: [{**k, "initramfs": {**k["initramfs"], "cached": None}} for k in r["kernels"]]  # noqa: E731
+    assert strip(first) == strip(second)
+    guest.initramfs(kver, ["ext4"])  # replaced: new inode, size and mtime
+    third, rc = check_json(guest.root)
+    assert rc == 1 and kernel_entry(third, kver)["initramfs"]["cached"] is False
+    fourth, _ = check_json(guest.root, "--no-cache")
+    assert kernel_entry(fourth, kver)["initramfs"]["cached"] is False

@@ -1,6 +1,7 @@
 """Facts about a guest: gathered once, read-only, no judgement. Rules turn them into findings."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 from ..errors import ParseError
@@ -12,6 +13,7 @@ from .distro_info import DistroInfo, read_distro
 from .generator import GeneratorInfo, read_generator
 from .initramfs import InitramfsReader, Listing, parse_lister_output
 from .kernels import Kernel, find_kernels, orphan_module_dirs, running_kernel
+from .listing_cache import ListingCache
 from .network import NetIssue, read_network
 from .platform import PlatformInfo, read_platform
 from .pvsuites import ModprobeRule, Packages, SuiteFinding, find_suites, read_modprobe_rules, read_packages
@@ -26,6 +28,7 @@ class InitramfsFact:
         self.listing: Optional[Listing] = None
         self.error: Optional[str] = None
         self.native_error: Optional[str] = None
+        self.cached = False
 
     @property
     def readable(self) -> bool:
@@ -39,6 +42,7 @@ class InitramfsFact:
             "exists": self.exists,
             "readable": self.readable,
             "method": listing.method if listing else None,
+            "cached": self.cached,
             "segments": [{"offset": o, "format": k} for o, k in listing.segments] if listing else [],
             "file_count": len(listing.files) if listing else 0,
             "module_count": len(listing.modules) if listing else 0,
@@ -106,7 +110,7 @@ def locate_initramfs(facts: Facts, kernel: Kernel) -> InitramfsFact:
     return InitramfsFact(kernel.kver, None, "not found (looked for %s)" % ", ".join(names))
 
 
-def read_initramfs(facts: Facts, fact: InitramfsFact) -> None:
+def read_initramfs(facts: Facts, fact: InitramfsFact, cache: Optional[ListingCache] = None) -> None:
     system = facts.system
     if fact.path is None:
         return
@@ -114,10 +118,18 @@ def read_initramfs(facts: Facts, fact: InitramfsFact) -> None:
     if not fact.exists:
         fact.error = "file does not exist"
         return
+    host_path = system.host_path(fact.path)
+    if cache is not None:
+        fact.listing = cache.load(host_path, fact.path)
+        if fact.listing is not None:
+            fact.cached = True
+            return
     reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
     try:
         with system.open_binary(fact.path) as fh:
             fact.listing = reader.list(fh, fact.path)
+        if cache is not None:
+            cache.store(host_path, fact.listing)
         return
     except PermissionError as exc:
         fact.native_error = "permission denied: %s" % exc
@@ -168,7 +180,7 @@ def kernel_arch(kernel: Optional[Kernel]) -> Optional[str]:
     return None
 
 
-def gather(system: System, knowledge: Knowledge) -> Facts:
+def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Facts:
     facts = Facts(system, knowledge)
     facts.distro = read_distro(system, knowledge)
     facts.generator = read_generator(system, knowledge, facts.distro)
@@ -179,9 +191,16 @@ def gather(system: System, knowledge: Knowledge) -> Facts:
     if facts.boot.default is not None:
         facts.default_kernel = kernel_for_entry(facts.kernels, facts.boot.default.kernel_path or facts.boot.default.kernel)
     for kernel in facts.kernels:
-        fact = locate_initramfs(facts, kernel)
-        read_initramfs(facts, fact)
-        facts.initramfs[kernel.kver] = fact
+        facts.initramfs[kernel.kver] = locate_initramfs(facts, kernel)
+    # images are read concurrently: zlib, lzma, bz2 and zstandard release the GIL while they work
+    cache = ListingCache(enabled=use_cache)
+    todo = list(facts.initramfs.values())
+    if len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(todo), max(2, os.cpu_count() or 2))) as pool:
+            list(pool.map(lambda fact: read_initramfs(facts, fact, cache), todo))
+    else:
+        for fact in todo:
+            read_initramfs(facts, fact, cache)
     facts.packages = read_packages(system, facts.distro.package_db)
     facts.suites = find_suites(system, knowledge, facts.packages)
     facts.modprobe_rules = read_modprobe_rules(system)

@@ -5,10 +5,11 @@ simply concatenated: typically an uncompressed early-microcode archive followed 
 main archive (dracut, initramfs-tools). The kernel skips zero padding between them. We do the same
 and list every path without extracting anything and without holding the image in memory.
 
-gzip, xz, lzma and bzip2 are decompressed by the standard library. zstd uses the ``zstandard``
-module when it is importable and the ``zstd`` tool otherwise; lz4 (the kernel's legacy frame) and
-lzop always use their tools. Those tools run on the machine imsprep runs on (for a guest image the
-host's tools, never the guest's), through the system layer.
+gzip, xz, lzma and bzip2 are decompressed by the standard library; zstd and lz4 (the kernel's
+legacy frame) by the ``zstandard`` and ``lz4`` modules when they are installed (optional, the
+``fast`` extra), else by the ``zstd``/``lz4`` tools, as lzop always is. Those tools run on the
+machine imsprep runs on (for a guest image the host's tools, never the guest's), through the
+system layer.
 """
 
 import bz2
@@ -60,16 +61,19 @@ class Listing:
         self.segments: List[Tuple[int, str]] = []  # (offset in file, compression)
         self.warnings: List[str] = []
         self.method = "native"
+        self._modules: Optional[Tuple[int, Dict[str, str]]] = None
 
     @property
     def modules(self) -> Dict[str, str]:
-        """Normalised module name -> path inside the image."""
-        found: Dict[str, str] = {}
-        for path in sorted(self.files):
-            name = module_name_of_path(path)
-            if name and "/modules/" in "/" + path:
-                found.setdefault(name, path)
-        return found
+        """Normalised module name -> path inside the image (computed once the image is read)."""
+        if self._modules is None or self._modules[0] != len(self.files):
+            found: Dict[str, str] = {}
+            for path in sorted(self.files):
+                name = module_name_of_path(path)
+                if name and "/modules/" in "/" + path:
+                    found.setdefault(name, path)
+            self._modules = (len(self.files), found)
+        return self._modules[1]
 
     @property
     def kernel_versions(self) -> Set[str]:
@@ -144,18 +148,21 @@ class _FileSource(_Source):
 
 
 class _DecompressSource(_Source):
-    """Streams one compressed member out of ``fh``; knows where it ended."""
+    """Streams one compressed member out of ``fh``; knows where it ended. Decompressed data sits
+    in a bytearray read through an offset: decoders hand out blocks of up to 8 MiB, and slicing
+    them for every 110-byte header would copy them over and over."""
 
     def __init__(self, fh: IO[bytes], factory: Callable[[], object], kind: str):
         self.fh = fh
         self.kind = kind
         self.obj = factory()
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.pos = 0
         self.done = False
         self.unused = b""
 
-    def read(self, size: int) -> bytes:
-        while len(self.buffer) < size and not self.done:
+    def _fill(self, size: int) -> None:
+        while len(self.buffer) - self.pos < size and not self.done:
             raw = self.fh.read(CHUNK // 4)
             try:
                 if raw:
@@ -164,20 +171,82 @@ class _DecompressSource(_Source):
                     flush = getattr(self.obj, "flush", None)
                     if flush is not None:
                         self.buffer += flush()
-            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any decoder's error means a corrupt stream
                 raise ParseError("corrupt %s data: %s" % (self.kind, exc)) from None
             if getattr(self.obj, "eof", False):
                 self.done = True
                 self.unused = getattr(self.obj, "unused_data", b"")
             elif not raw:
                 self.done = True
-                if not self.buffer:
+                if len(self.buffer) == self.pos:
                     raise ParseError("truncated %s stream" % self.kind)
-        out, self.buffer = self.buffer[:size], self.buffer[size:]
+        if self.pos > CHUNK and self.pos * 2 > len(self.buffer):
+            del self.buffer[:self.pos]
+            self.pos = 0
+
+    def read(self, size: int) -> bytes:
+        self._fill(size)
+        end = min(self.pos + size, len(self.buffer))
+        out = bytes(self.buffer[self.pos:end])
+        self.pos = end
         return out
 
+    def skip(self, size: int, what: str) -> None:
+        while size > 0:
+            self._fill(min(size, CHUNK))
+            step = min(size, len(self.buffer) - self.pos)
+            if step == 0:
+                raise ParseError("truncated %s (%d bytes missing)" % (what, size))
+            self.pos += step
+            size -= step
 
-def _stdlib_decompressor(kind: str) -> Optional[Callable[[], object]]:
+
+LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"
+LZ4_LEGACY_BLOCK = 8 << 20
+LZ4_LEGACY_BOUND = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK // 255 + 16
+
+
+class _Lz4Legacy:
+    """The kernel's legacy lz4 stream (``lz4 -l``): magic, then blocks of [le32 size][data],
+    each at most 8 MiB decompressed; a repeated magic starts a new stream, a zero or impossible
+    size ends it. python-lz4 decodes the blocks; it has no reader for this container."""
+
+    def __init__(self, block_decompress: Callable[..., bytes]):
+        self.block_decompress = block_decompress
+        self.pending = b""
+        self.started = False
+        self.eof = False
+        self.unused_data = b""
+
+    def decompress(self, data: bytes) -> bytes:
+        self.pending += data
+        out = []
+        while not self.eof:
+            if not self.started:
+                if len(self.pending) < 4:
+                    break
+                if self.pending[:4] != LZ4_LEGACY_MAGIC:
+                    raise ValueError("bad lz4 legacy magic")
+                self.pending, self.started = self.pending[4:], True
+            if len(self.pending) < 4:
+                break
+            if self.pending[:4] == LZ4_LEGACY_MAGIC:
+                self.pending = self.pending[4:]
+                continue
+            size = int.from_bytes(self.pending[:4], "little")
+            if size == 0 or size > LZ4_LEGACY_BOUND:
+                self.eof, self.unused_data, self.pending = True, self.pending, b""
+                break
+            if len(self.pending) < 4 + size:
+                break
+            out.append(bytes(self.block_decompress(self.pending[4:4 + size], uncompressed_size=LZ4_LEGACY_BLOCK)))
+            self.pending = self.pending[4 + size:]
+        return b"".join(out)
+
+
+def _python_decompressor(kind: str) -> Optional[Callable[[], object]]:
+    """A streaming decompressor for ``kind`` in this process: the standard library for gzip,
+    xz, lzma and bzip2; ``zstandard`` and ``lz4`` (optional, faster than the tools) when installed."""
     if kind == "gzip":
         return lambda: zlib.decompressobj(wbits=31)
     if kind in ("xz", "lzma"):
@@ -189,7 +258,20 @@ def _stdlib_decompressor(kind: str) -> Optional[Callable[[], object]]:
             import zstandard  # type: ignore[import-not-found]
         except ImportError:
             return None
-        return lambda: zstandard.ZstdDecompressor().decompressobj()
+
+        def make_zstd() -> object:
+            try:
+                return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+            except TypeError:  # zstandard < 0.21
+                return zstandard.ZstdDecompressor().decompressobj()
+
+        return make_zstd
+    if kind == "lz4":
+        try:
+            import lz4.block  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        return lambda: _Lz4Legacy(lz4.block.decompress)
     return None
 
 
@@ -291,7 +373,7 @@ class InitramfsReader:
             header = source.read_exact(CPIO_HEADER, "cpio header")
             _parse_archive(header, source, listing)
             return fh.tell()
-        factory = _stdlib_decompressor(kind)
+        factory = _python_decompressor(kind)
         if factory is not None:
             stream = _DecompressSource(fh, factory, kind)
             _parse_cpio(_Pushback(stream), listing)

@@ -35,7 +35,8 @@ class Kernel:
         self.builtin_known = False
         self.dep: Optional[ModulesDep] = None
         self.dep_error: Optional[str] = None
-        self.module_files: Dict[str, str] = {}  # normalised name -> guest path
+        self.scanned: Optional[Dict[str, str]] = None  # normalised name -> guest path, from a full scan
+        self.system: Optional[System] = None
         self.running = False
 
     @property
@@ -43,7 +44,18 @@ class Kernel:
         return bool(self.config)
 
     def module_path(self, name: str) -> Optional[str]:
-        return self.module_files.get(name)
+        """The module's file: where modules.dep says, if it is there; otherwise found by scanning
+        the modules directory (modules.dep can be missing or stale)."""
+        if self.system is None or not self.modules_dir:
+            return None
+        if self.dep is not None and name in self.dep.paths:
+            rel = self.dep.paths[name]
+            path = rel if rel.startswith("/") else self.modules_dir + "/" + rel  # old depmod wrote absolute paths
+            if self.system.is_file(path):
+                return path
+        if self.scanned is None:
+            self.scanned = scan_module_files(self.system, self.modules_dir)
+        return self.scanned.get(name)
 
     def to_dict(self) -> Dict[str, object]:
         return {
@@ -115,7 +127,7 @@ def load_metadata(system: System, kernel: Kernel) -> None:
             kernel.dep_error = str(exc)
     else:
         kernel.dep_error = "missing (depmod never ran for this kernel)"
-    kernel.module_files = scan_module_files(system, kernel.modules_dir)
+    kernel.system = system
 
 
 def scan_module_files(system: System, modules_dir: str) -> Dict[str, str]:

@@ -10,27 +10,27 @@ from typing import Dict, Iterable, List, Optional, Set
 
 from ..errors import ParseError
 
-MODULE_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz", ".ko.bz2", ".ko")
 _CONFIG_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 _CONFIG_UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set\s*$")
 
 
-def normalize(name: str) -> str:
-    """``kernel/drivers/block/xen-blkfront.ko.xz`` -> ``xen_blkfront``."""
-    base = name.rsplit("/", 1)[-1]
-    for suffix in MODULE_SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base.replace("-", "_")
+MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz", ".ko.bz2")
 
 
 def module_name_of_path(path: str) -> Optional[str]:
     """The normalised module name if ``path`` is a module file, else None."""
-    base = path.rsplit("/", 1)[-1]
-    if any(base.endswith(s) for s in MODULE_SUFFIXES):
-        return normalize(base)
+    if ".ko" not in path:
+        return None
+    base = path.rpartition("/")[2]
+    for suffix in MODULE_SUFFIXES:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)].replace("-", "_")
     return None
+
+
+def normalize(name: str) -> str:
+    """``kernel/drivers/block/xen-blkfront.ko.xz`` -> ``xen_blkfront``; ``xen-blkfront`` -> ``xen_blkfront``."""
+    return module_name_of_path(name) or name.rpartition("/")[2].replace("-", "_")
 
 
 def parse_kernel_config(text: str) -> Dict[str, str]:
@@ -64,29 +64,41 @@ def parse_modules_builtin(text: str) -> Set[str]:
 
 
 class ModulesDep:
-    """``modules.dep``: module path -> the paths it depends on (already transitive)."""
+    """``modules.dep``: module path -> the paths it depends on (already transitive). The
+    dependency lists are parsed only for the modules asked about (a kernel has thousands)."""
 
-    def __init__(self, paths: Dict[str, str], deps: Dict[str, List[str]]):
+    def __init__(self, paths: Dict[str, str], raw_deps: Dict[str, str]):
         self.paths = paths  # normalised name -> path relative to /lib/modules/<kver>
-        self.deps = deps  # normalised name -> normalised names it needs
+        self.raw_deps = raw_deps  # normalised name -> the unparsed dependency list
+        self._deps: Dict[str, List[str]] = {}
 
     @classmethod
     def parse(cls, text: str, origin: str = "modules.dep") -> "ModulesDep":
         paths: Dict[str, str] = {}
-        deps: Dict[str, List[str]] = {}
-        for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
+        raw: Dict[str, str] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            head, colon, tail = line.partition(":")
+            head = head.strip()
+            if not head or head.startswith("#"):
                 continue
-            if ":" not in line:
+            if not colon:
                 raise ParseError("%s line %d: expected 'module: deps', got %r" % (origin, number, line[:80]))
-            head, _, tail = line.partition(":")
-            name = module_name_of_path(head.strip())
+            name = module_name_of_path(head)
             if name is None:
                 raise ParseError("%s line %d: %r is not a module file" % (origin, number, head[:80]))
-            paths.setdefault(name, head.strip())
-            deps.setdefault(name, [normalize(d) for d in tail.split() if module_name_of_path(d)])
-        return cls(paths, deps)
+            if name not in paths:
+                paths[name] = head
+                raw[name] = tail
+        return cls(paths, raw)
+
+    def deps_of(self, name: str) -> List[str]:
+        if name not in self._deps:
+            self._deps[name] = [n for n in (module_name_of_path(d) for d in self.raw_deps.get(name, "").split()) if n]
+        return self._deps[name]
+
+    @property
+    def deps(self) -> Dict[str, List[str]]:
+        return {name: self.deps_of(name) for name in self.paths}
 
     def closure(self, name: str) -> List[str]:
         """``name`` and everything it needs, dependencies first (load order)."""
@@ -97,7 +109,7 @@ class ModulesDep:
             if mod in seen or depth > 64:
                 return
             seen.add(mod)
-            for dep in self.deps.get(mod, []):
+            for dep in self.deps_of(mod):
                 visit(dep, depth + 1)
             order.append(mod)
 
