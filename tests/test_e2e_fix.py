@@ -215,3 +215,21 @@ def test_xen_device_names_become_uuids_and_boot_on_virtio(tmp_path):
     assert booted, log[-2000:]
     assert guests.BOOT_MARKER + " /dev/vda / ext4" in log
     assert "IMSPREP-E2E-MOUNT /dev/vdb /data ext4" in log, log[-1500:]
+
+
+def test_missing_modules_dep_runs_depmod_first(broken_itools):
+    """Field note: depmod never ran -> dracut/mkinitramfs would build an image without modules."""
+    root, reference = broken_itools
+    kver = guests.kver_of(root)
+    moddir = os.path.join(root, "lib", "modules", kver)
+    for name in ("modules.dep", "modules.dep.bin"):
+        os.unlink(os.path.join(moddir, name))
+        os.unlink(os.path.join(reference, "lib", "modules", kver, name))
+    report, _ = check_json(root)
+    assert any(f["code"] == "MODULES_DEP_MISSING" for f in report["findings"])
+    result, _ = fix(root, rc=0)
+    kinds = [a["kind"] for a in result["plan"]["actions"]]
+    assert kinds.index("depmod") < kinds.index("rebuild-initramfs")
+    assert os.path.exists(os.path.join(moddir, "modules.dep"))
+    run_imsprep("rollback", "--root", root, "--yes", check_rc=0)
+    assert guests.tree_differences(reference, root) == []

@@ -2,6 +2,7 @@
 UUIDs are resolved for real: the guest root and its /data are loop-mounted ext4 images with
 known UUIDs, so the host's blkid answers as it would for a mounted cloud disk."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -194,3 +195,23 @@ def test_bls_grubenv_and_legacy_grub_in_place(mounted_guest):
         assert "root=UUID=%s rd_NO_LUKS" % ROOT_UUID in fh.read()
     report, _ = check_json(guest.root)
     assert report["device_refs"] == []
+
+
+def test_grub_generator_that_cannot_run_falls_back_to_an_edit(mounted_guest):
+    """grub.cfg is generated: imsprep runs the guest's grub-mkconfig; where it cannot run (here
+    the tree has no shell for it), the root= change is made in place, backed up and undone."""
+    guest, kver = mounted_guest
+    guest.write("/etc/fstab", "/dev/xvda1 / ext4 defaults 0 1\n")
+    cfg = GRUB_CFG.format(default="0", new=kver, old=kver, rootdev="/dev/xvda1")
+    guest.write("/boot/grub/grub.cfg", cfg)
+    guest.write("/etc/default/grub", 'GRUB_CMDLINE_LINUX=""\nGRUB_DISABLE_LINUX_UUID=true\n')
+    guest.executable("/usr/sbin/grub-mkconfig")
+    proc = run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json", check_rc=0)
+    kinds = [a["kind"] for a in json.loads(proc.stdout)["plan"]["actions"]]
+    assert "regenerate-grub" in kinds
+    with open(guest.path("/boot/grub/grub.cfg")) as fh:
+        assert "root=UUID=%s ro  quiet" % ROOT_UUID in fh.read()
+    with open(guest.path("/var/log/imsprep/changes.log")) as fh:
+        assert "could not regenerate /boot/grub/grub.cfg" in fh.read()
+    run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
+    assert open(guest.path("/boot/grub/grub.cfg")).read() == cfg
