@@ -9,6 +9,8 @@ import sys
 from typing import List, Optional
 
 from . import __version__, report
+from .config import Config
+from .config import load as load_config
 from .errors import ParseError, UserError
 from .facts import gather
 from .knowledge import Knowledge
@@ -40,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "will boot on KVM and XEN.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("--root", default="/", metavar="DIR",
                        help="check the guest mounted at DIR instead of the running system (default: /)")
-    check.add_argument("--target", choices=["kvm", "xen", "all"], default="all",
-                       help="which hypervisor(s) the image must boot on (default: all)")
+    check.add_argument("--target", choices=["kvm", "xen", "all"], default=None,
+                       help="which hypervisor(s) the image must boot on (default: targets in imsprep.conf, else all)")
     check.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
                        help="colour in text output (default: auto, only on a terminal)")
@@ -57,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "is backed up and journaled under /var/lib/imsprep; `imsprep rollback` undoes the last run.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     fix.add_argument("--root", default="/", metavar="DIR", help="fix the guest mounted at DIR (default: /)")
-    fix.add_argument("--target", choices=["kvm", "xen", "all"], default="all", help="hypervisor(s) to prepare for (default: all)")
+    fix.add_argument("--target", choices=["kvm", "xen", "all"], default=None,
+                     help="hypervisor(s) to prepare for (default: targets in imsprep.conf, else all)")
     fix.add_argument("--dry-run", action="store_true", help="show the plan and the diffs, change nothing")
     fix.add_argument("-y", "--yes", action="store_true", help="apply without asking (required when there is no terminal)")
     fix.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
@@ -75,8 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def targets_of(value: str) -> List[str]:
+def targets_of(value: Optional[str], config: Config) -> List[str]:
+    value = value or config.targets
     return ["kvm", "xen"] if value == "all" else [value]
+
+
+def knowledge_for(config: Config) -> Knowledge:
+    knowledge = Knowledge()
+    knowledge.add_extra_drivers(config.extra_drivers)
+    return knowledge
 
 
 def open_system(root: str) -> System:
@@ -92,9 +102,10 @@ def use_color(args: argparse.Namespace) -> bool:
 
 def cmd_check(args: argparse.Namespace) -> int:
     system = open_system(args.root)
-    knowledge = Knowledge()
+    config = load_config()
+    knowledge = knowledge_for(config)
     facts = gather(system, knowledge, use_cache=not args.no_cache)
-    assessment = assess(facts, targets_of(args.target))
+    assessment = assess(facts, targets_of(args.target, config))
     data = report.build(assessment)
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
@@ -120,13 +131,14 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run
 
     system = open_system(args.root)
-    targets = targets_of(args.target)
-    knowledge = Knowledge()
+    config = load_config()
+    targets = targets_of(args.target, config)
+    knowledge = knowledge_for(config)
     # a dry run is read-only, like check: it takes no lock and writes nothing
     with (contextlib.nullcontext() if args.dry_run else Lock(system, "fix")):
         facts = gather(system, knowledge)
         assessment = assess(facts, targets)
-        plan = build_plan(facts, assessment)
+        plan = build_plan(facts, assessment, config.ignore_suites)
         plan_text = report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.root,
                                            targets=targets, plan=plan.to_dict())
         out = sys.stderr if args.format == "json" else sys.stdout
@@ -145,7 +157,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                     outcome.merge(apply_plan(system, plan.only(suites), journal))
                     if not outcome.failed:
                         facts = gather(system, knowledge)
-                        plan = build_plan(facts, assess(facts, targets))
+                        plan = build_plan(facts, assess(facts, targets), config.ignore_suites)
                         out.write("\nPlan after removing the PV suites:\n")
                         out.write(report.render_template("plan.txt.j2", version=__version__, live=system.live,
                                                          root=system.root, targets=targets, plan=plan.to_dict()))

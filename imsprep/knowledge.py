@@ -49,6 +49,14 @@ class Knowledge:
         except (OSError, ValueError) as exc:
             raise UserError("cannot read knowledge base file %s: %s" % (path, exc)) from None
 
+    def add_extra_drivers(self, names: List[str]) -> None:
+        """Modules from imsprep.conf that every initramfs must hold too, for every target."""
+        for target in self.drivers["targets"].values():
+            known = {d["name"] for d in target["drivers"]}
+            for name in names:
+                if name not in known:
+                    target["drivers"].append({"name": name, "symbols": [], "role": "extra driver (imsprep.conf)"})
+
     def target_drivers(self, target: str) -> List[Dict[str, Any]]:
         return self.drivers["targets"][target]["drivers"]
 

@@ -55,10 +55,10 @@ def driver_modules(facts: Facts, assessment: Assessment) -> List[str]:
     return names
 
 
-def build_plan(facts: Facts, assessment: Assessment) -> Plan:
+def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[List[str]] = None) -> Plan:
     plan = Plan()
     system = facts.system
-    _plan_suites(facts, plan)
+    _plan_suites(facts, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
     plan_devices(facts, plan.actions, plan.problems)
     plan_network(facts, plan.actions, plan.problems)
@@ -223,9 +223,12 @@ def _default_image(facts: Facts, kernel: Kernel, generator: str) -> str:
     return pattern.format(kver=kernel.kver)
 
 
-def _plan_suites(facts: Facts, plan: Plan) -> None:
+def _plan_suites(facts: Facts, plan: Plan, ignore: List[str]) -> None:
     for found in facts.suites:
         suite = found.suite
+        if found.id in ignore:
+            plan.notes.append("%s is left alone (ignore_suites in imsprep.conf)" % suite["name"])
+            continue
         order = suite.get("uninstall", {}).get("package_order", [])  # type: ignore[union-attr]
         packages = []
         for pattern in list(order) + list(suite.get("packages", [])):  # type: ignore[arg-type]
