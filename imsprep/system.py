@@ -363,8 +363,8 @@ class System:
             rc, out, err = 124, b"", ("timed out after %ds" % timeout).encode()
         except sh.SignalException as exc:  # killed by a signal
             rc, out, err = 128 + abs(getattr(exc, "exit_code", 1)), b"", str(exc).encode()
-        except OSError as exc:
-            rc, out, err = 126, b"", str(exc).encode()
+        except (OSError, getattr(sh, "ForkException", OSError)) as exc:  # could not start (sh 1.x needs /dev/fd)
+            rc, out, err = 126, b"", str(exc).strip().splitlines()[-1:][0].encode() if str(exc).strip() else b"cannot run"
         result = CommandResult(argv, rc, out, err)
         LOG.debug("rc=%d", rc)
         self.commands_run.append(result)

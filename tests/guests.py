@@ -143,6 +143,7 @@ def chroot_mounts(root: str) -> Iterator[None]:
         for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9),
                                    ("tty", 5, 0), ("console", 5, 1)):
             os.mknod(os.path.join(root, "dev", name), 0o20666, os.makedev(major, minor))
+        os.symlink("/proc/self/fd", os.path.join(root, "dev", "fd"))
         yield
     finally:
         for path in reversed(mounts):
