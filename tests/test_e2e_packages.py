@@ -46,3 +46,31 @@ def test_deb_installs_and_checks_in_bookworm_guest(deb, tmp_path):
     assert report["distro"]["id"] == "debian" and report["kernels"][0]["version"] == guests.kver_of(root)
     assert report["kernels"][0]["targets"]["kvm"]["ready"] is True
     assert man.returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("rpmbuild"), reason="needs rpm (tests/setup-deps.sh)")
+def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
+    subprocess.run(["sh", os.path.join(REPO, "packaging", "build-rpm.sh"), str(tmp_path)], check=True, capture_output=True)
+    rpm = str(next(tmp_path.glob("imsprep-*.noarch.rpm")))
+    files = subprocess.run(["rpm", "-qpl", rpm], capture_output=True, text=True, check=True).stdout.split()
+    for path in ("/usr/bin/imsprep", "/usr/share/imsprep/imsprep/cli.py", "/usr/share/imsprep/imsprep/kb/drivers.json",
+                 "/usr/share/imsprep/imsprep/templates/report.txt.j2", "/usr/share/man/man8/imsprep.8",
+                 "/etc/imsprep/imsprep.conf", "/var/lib/cloud/scripts/per-instance/imsprep", "/var/lib/imsprep"):
+        assert path in files, path
+    requires = subprocess.run(["rpm", "-qpR", rpm], capture_output=True, text=True, check=True).stdout.split("\n")
+    for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "python3-sh", "dracut"):
+        assert dep in requires
+    config = subprocess.run(["rpm", "-qp", "--configfiles", rpm], capture_output=True, text=True, check=True).stdout.split()
+    assert "/etc/imsprep/imsprep.conf" in config
+    # the payload runs: unpack it and check the sample guest with Debian's python3
+    payload = tmp_path / "payload"
+    payload.mkdir()
+    subprocess.run("rpm2cpio %s | cpio -idm --quiet" % rpm, shell=True, cwd=str(payload), check=True)
+    proc = subprocess.run(["/usr/bin/python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); from imsprep.cli import main; "
+                           "sys.exit(main(['check', '--root', sys.argv[2], '--format', 'json']))",
+                           str(payload / "usr" / "share" / "imsprep"), os.path.join(REPO, "examples", "sample-guest")],
+                          capture_output=True, env={"PATH": os.environ["PATH"], "IMSPREP_CONFIG": "/nonexistent"})
+    assert proc.returncode == 1, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    validate_report(report)
+    assert report["verdict"]["kvm"]["ready"] is False
