@@ -255,6 +255,8 @@ def build_all() -> None:
     dracut_guest()
     dracut_image("default")
     dracut_image("hostonly-broken")
+    for suite in ("bullseye", "trixie"):
+        release_guest(suite)
 
 
 if __name__ == "__main__":
@@ -401,3 +403,10 @@ def three_kernel_guest() -> str:
                 run(["chroot", tmp, "mkinitramfs", "-o", "/boot/initrd.img-" + kver, kver])
 
     return cached("guest-bookworm-3kernels", build)
+
+
+def release_guest(suite: str) -> str:
+    """A plain Debian guest of ``suite`` (bullseye: python 3.9, trixie: 3.13) with its kernel."""
+    if suite == "bookworm":
+        return itools_guest()
+    return debootstrap("guest-%s-itools" % suite, suite, "linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,zstd")

@@ -32,9 +32,11 @@ def test_deb_contents(deb):
         assert dep in info
 
 
-def test_deb_installs_and_checks_in_bookworm_guest(deb, tmp_path):
+@pytest.mark.parametrize("suite", ["bullseye", "bookworm", "trixie"])
+def test_deb_installs_and_checks_in_each_debian_release(deb, tmp_path, suite):
+    """Python 3.9 / 3.11 / 3.13 with each release's own python3-sh, -distro, -jinja2, -psutil."""
     root = str(tmp_path / "guest")
-    subprocess.run(["cp", "-a", guests.itools_guest(), root], check=True)
+    subprocess.run(["cp", "-a", guests.release_guest(suite), root], check=True)
     shutil.copyfile(deb, os.path.join(root, "tmp", os.path.basename(deb)))
     with guests.chroot_mounts(root):
         guests.run(["chroot", root, "apt-get", "install", "-y", "-q", "/tmp/" + os.path.basename(deb)])
