@@ -257,6 +257,7 @@ def build_all() -> None:
     dracut_image("hostonly-broken")
     for suite in ("bullseye", "trixie"):
         release_guest(suite)
+    cloud_guest()
 
 
 if __name__ == "__main__":
@@ -410,3 +411,14 @@ def release_guest(suite: str) -> str:
     if suite == "bookworm":
         return itools_guest()
     return debootstrap("guest-%s-itools" % suite, suite, "linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,zstd")
+
+
+def _install_cloud_init(root: str) -> None:
+    with chroot_mounts(root):  # python3-cryptography's postinst fails inside debootstrap itself
+        run(["chroot", root, "apt-get", "install", "-y", "-q", "--no-install-recommends", "cloud-init", "dbus"])
+
+
+def cloud_guest() -> str:
+    """Debian bookworm with cloud-init, for the first-boot hook test."""
+    return debootstrap("guest-bookworm-cloudinit", "bookworm", "linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,zstd",
+                       after=_install_cloud_init)
