@@ -260,11 +260,6 @@ def build_all() -> None:
     cloud_guest()
 
 
-if __name__ == "__main__":
-    started = time.time()
-    build_all()
-    log("all artifacts ready in %.0fs under %s" % (time.time() - started, cache_dir()))
-
 
 # ----------------------------------------------------------------------------- booting
 BOOT_MARKER = "IMSPREP-E2E-BOOTED"
@@ -422,3 +417,9 @@ def cloud_guest() -> str:
     """Debian bookworm with cloud-init, for the first-boot hook test."""
     return debootstrap("guest-bookworm-cloudinit", "bookworm", "linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,zstd",
                        after=_install_cloud_init)
+
+
+if __name__ == "__main__":
+    started = time.time()
+    build_all()
+    log("all artifacts ready in %.0fs under %s" % (time.time() - started, cache_dir()))
