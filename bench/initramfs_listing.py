@@ -36,7 +36,7 @@ sys.path.insert(0, %r)
 from imsprep.facts.initramfs import InitramfsReader
 from imsprep.system import System
 system = System("/")
-reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
+reader = InitramfsReader.on(system)
 with open(sys.argv[1], "rb") as fh:
     listing = reader.list(fh, sys.argv[1])
 print(len(listing.files), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -59,7 +59,7 @@ def uncompressed_copy(image, offset, kind):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     system = System("/")
-    reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
+    reader = InitramfsReader.on(system)
     images = [("MODULES=list " + c, guests.itools_image("list", c, ["virtio_blk", "virtio_net", "ext4"])) for c in guests.COMPRESSIONS]
     images += [("MODULES=most " + c, guests.itools_image("most", c)) for c in ("gzip", "xz", "zstd", "lz4")]
     print("| image | MB | files | native listing s | decompress floor s | ratio | peak RSS MB |")

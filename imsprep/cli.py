@@ -125,6 +125,11 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         raise UserError("cancelled; nothing was changed")
 
 
+def render_plan(system: System, targets: List[str], plan: "Plan") -> str:  # noqa: F821
+    return report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.root,
+                                  targets=targets, plan=plan.to_dict())
+
+
 def cmd_fix(args: argparse.Namespace) -> int:
     from .fix.journal import Lock
     from .fix.plan import build_plan
@@ -139,8 +144,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         facts = gather(system, knowledge)
         assessment = assess(facts, targets)
         plan = build_plan(facts, assessment, config.ignore_suites)
-        plan_text = report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.root,
-                                           targets=targets, plan=plan.to_dict())
+        plan_text = render_plan(system, targets, plan)
         out = sys.stderr if args.format == "json" else sys.stdout
         out.write(plan_text)
         out.flush()
@@ -159,8 +163,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                         facts = gather(system, knowledge)
                         plan = build_plan(facts, assess(facts, targets), config.ignore_suites)
                         out.write("\nPlan after removing the PV suites:\n")
-                        out.write(report.render_template("plan.txt.j2", version=__version__, live=system.live,
-                                                         root=system.root, targets=targets, plan=plan.to_dict()))
+                        out.write(render_plan(system, targets, plan))
                         check_free_space(system, plan)
                         outcome.merge(apply_plan(system, plan, journal))
                 else:

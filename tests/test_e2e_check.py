@@ -29,7 +29,7 @@ def kernel_entry(report, kver):
 
 def native_modules(path):
     system = System("/")
-    reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
+    reader = InitramfsReader.on(system)
     with open(path, "rb") as fh:
         return reader.list(fh, path)
 

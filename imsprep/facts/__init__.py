@@ -124,7 +124,7 @@ def read_initramfs(facts: Facts, fact: InitramfsFact, cache: Optional[ListingCac
         if fact.listing is not None:
             fact.cached = True
             return
-    reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
+    reader = InitramfsReader.on(system)
     try:
         with system.open_binary(fact.path) as fh:
             fact.listing = reader.list(fh, fact.path)

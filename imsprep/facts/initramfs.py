@@ -75,6 +75,17 @@ class Listing:
             self._modules = (len(self.files), found)
         return self._modules[1]
 
+    def modules_for(self, kver: str, strict: bool = False) -> Set[str]:
+        """Modules of kernel ``kver`` (under its ``lib/modules/<kver>``). An image with no
+        per-kernel module tree at all counts every module, unless ``strict``."""
+        loose = not strict and not self.kernel_versions
+        found = set()
+        for path in self.files:
+            name = module_name_of_path(path)
+            if name and (loose or kver in path.split("/")):
+                found.add(name)
+        return found
+
     @property
     def kernel_versions(self) -> Set[str]:
         """The ``<kver>`` directories under (usr/)lib/modules that hold modules."""
@@ -328,6 +339,12 @@ class InitramfsReader:
     def __init__(self, run_host: Optional[Callable[..., object]] = None, tmpdir: Optional[str] = None):
         self.run_host = run_host
         self.tmpdir = tmpdir
+
+    @classmethod
+    def on(cls, system: object) -> "InitramfsReader":
+        """A reader whose external decompressors run through ``system`` (a System), on the host."""
+        run = system.run
+        return cls(run_host=lambda argv, stdout_file=None: run(argv, in_guest=False, stdout_file=stdout_file))
 
     def list(self, fh: IO[bytes], path: str) -> Listing:
         """Read every segment of the image open in ``fh``. Raises ParseError when the image

@@ -8,7 +8,6 @@ from typing import Callable, Dict, List, Optional
 
 from ..facts.initramfs import InitramfsReader
 from ..facts.kernels import Kernel
-from ..facts.kmod import normalize
 from ..system import System
 from .faults import fault_point
 from .journal import Journal
@@ -203,15 +202,8 @@ class RebuildInitramfs(Action):
 
 def verify_image(system: System, path: str, kver: str, required: List[str]) -> List[str]:
     """Required modules not found in the image at ``path`` (for kernel ``kver``)."""
-    reader = InitramfsReader(run_host=lambda argv, stdout_file=None: system.run(argv, in_guest=False, stdout_file=stdout_file))
     with system.open_binary(path) as fh:
-        listing = reader.list(fh, path)
-    present = set()
-    for file_path in listing.files:
-        if kver in file_path.split("/"):
-            name = os.path.basename(file_path)
-            if ".ko" in name:
-                present.add(normalize(name))
+        present = InitramfsReader.on(system).list(fh, path).modules_for(kver, strict=True)
     return [m for m in required if m not in present]
 
 

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 
 from ..facts import Facts, InitramfsFact
 from ..facts.kernels import Kernel
-from ..facts.kmod import first_symbol, module_name_of_path, normalize
+from ..facts.kmod import first_symbol, normalize
 from .findings import ERROR, INFO, WARNING, Finding
 
 BUILTIN = "builtin"
@@ -151,14 +151,7 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
             "INITRAMFS_WRONG_KERNEL", ERROR, [target],
             "initramfs %s holds modules for %s, not for kernel %s" % (fact.path, ", ".join(sorted(kvers)), kernel.kver),
             rebuild_remedy(facts, kernel, []), kernel=kernel.kver, file=fact.path))
-    present = set()
-    for path in listing.files:
-        parts = path.split("/")
-        if kvers and kernel.kver not in parts:
-            continue
-        name = module_name_of_path(path)
-        if name:
-            present.add(name)
+    present = listing.modules_for(kernel.kver)
     for status in needing:
         status.missing = [m for m in status.needed if m not in present]
         status.in_initramfs = not status.missing
