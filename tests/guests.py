@@ -21,7 +21,36 @@ import sys
 import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-MIRROR = os.environ.get("IMSPREP_TEST_MIRROR", "http://deb.debian.org/debian")
+
+
+def _host_mirror() -> str:
+    """Debian's mirror as this host's apt is configured (deb822 ``*.sources`` first, then
+    ``sources.list``): the guests are built from the same place the host installs from."""
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path, errors="replace") as fh:
+            for stanza in fh.read().split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    if ":" in line and not line.lstrip().startswith("#"):
+                        key, _, value = line.partition(":")
+                        fields[key.strip().lower()] = value.strip()
+                if "deb" in fields.get("types", "").split() and "security" not in fields.get("suites", ""):
+                    for uri in fields.get("uris", "").split():
+                        if not uri.rstrip("/").endswith("-security"):
+                            return uri.rstrip("/")
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        if os.path.exists(path):
+            with open(path, errors="replace") as fh:
+                for line in fh:
+                    words = line.split()
+                    if len(words) >= 3 and words[0] == "deb":
+                        uri = next((w for w in words[1:] if "://" in w), "")
+                        if uri and not uri.rstrip("/").endswith("-security"):
+                            return uri.rstrip("/")
+    raise RuntimeError("no Debian mirror in this host's apt configuration; set IMSPREP_TEST_MIRROR")
+
+
+MIRROR = os.environ.get("IMSPREP_TEST_MIRROR") or _host_mirror()
 SUITES = {"bullseye": "5.10", "bookworm": "6.1", "trixie": "6.12"}
 COMPRESSIONS = ["gzip", "bzip2", "lz4", "lzma", "lzop", "xz", "zstd"]
 GUEST_TOOLS = "zstd,lz4,xz-utils,bzip2,lzop,cpio"
