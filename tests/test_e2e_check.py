@@ -81,13 +81,15 @@ def test_real_kernel_packages(tmp_path, suite):
 
 
 def test_bookworm_guest_default_initramfs_is_ready(itools_clone):
-    """debootstrapped bookworm, initramfs-tools MODULES=most, zstd + AMD early microcode cpio."""
+    """debootstrapped bookworm, initramfs-tools MODULES=most, zstd. initramfs-tools adds an early
+    microcode cpio only when the build host's CPU wants one, so that segment may or may not be there."""
     report, rc = check_json(itools_clone)
     assert rc == 0, [f["message"] for f in report["findings"]]
     kver = guests.kver_of(itools_clone)
     initramfs = kernel_entry(report, kver)["initramfs"]
     assert initramfs["method"] == "native"
-    assert [s["format"] for s in initramfs["segments"]] == ["cpio", "zstd"]
+    formats = [s["format"] for s in initramfs["segments"]]
+    assert formats[-1] == "zstd" and set(formats[:-1]) <= {"cpio"} and len(formats) <= 2, formats
     assert report["distro"]["id"] == "debian" and report["generator"]["active"] == "initramfs-tools"
     assert report["generator"]["modules_policy"] == "most"
     text = run_imsprep("check", "--root", itools_clone, check_rc=0).stdout.decode()
