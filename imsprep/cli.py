@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from . import __version__, report
 from .config import Config
@@ -16,6 +16,8 @@ from .facts import gather
 from .knowledge import Knowledge
 from .rules import assess
 from .system import System
+
+LOG = logging.getLogger("imsprep")
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -27,6 +29,24 @@ EPILOG = """exit codes:
   2  error (bad arguments, unreadable root, ...)"""
 
 
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options every subcommand takes, before or after its name. On the subcommands their default
+    is SUPPRESS, so ``imsprep -v check`` is not undone by the subcommand's own default."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--format", choices=["text", "json"], default=default("text"), help="output format (default: text)")
+    parser.add_argument("--color", choices=["auto", "always", "never"], default=default("auto"),
+                        help="colour in text output (default: auto: on a terminal, unless NO_COLOR is set or TERM=dumb)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                        help="print only the result and errors (no progress)")
+    parser.add_argument("-v", "--verbose", action="count", default=default(0),
+                        help="more detail on stderr: -v steps, -vv every file probe and command, -vvv the sh library too")
+    parser.add_argument("--log-file", metavar="FILE", default=default(None),
+                        help="also write the full debug log to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imsprep",
@@ -35,46 +55,51 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="imsprep " + __version__)
+    _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = sub.add_parser(
-        "check", help="read-only readiness check (verdict per target)",
-        description="Check, without changing anything, whether this guest (or the guest tree under --root) "
-                    "will boot on KVM and XEN.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("--root", default="/", metavar="DIR",
-                       help="check the guest mounted at DIR instead of the running system (default: /)")
+
+    def add_command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=description, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        _global_options(command, suppress=True)
+        return command
+
+    def add_where(command: argparse.ArgumentParser, verb: str) -> None:
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--root", default="/", metavar="DIR",
+                           help="%s the guest mounted at DIR instead of the running system (default: /)" % verb)
+        where.add_argument("--image", metavar="DISK",
+                           help="%s the guest on the whole-disk image DISK (raw or qcow2; attached, mounted as its fstab "
+                                "says, and detached again)" % verb)
+
+    check = add_command(
+        "check", "read-only readiness check (verdict per target)",
+        "Check, without changing anything, whether this guest (or the guest tree under --root) will boot on KVM and XEN.")
+    add_where(check, "check")
     check.add_argument("--target", choices=["kvm", "xen", "all"], default=None,
                        help="which hypervisor(s) the image must boot on (default: targets in imsprep.conf, else all)")
-    check.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
-    check.add_argument("--color", choices=["auto", "always", "never"], default="auto",
-                       help="colour in text output (default: auto, only on a terminal)")
     check.add_argument("--no-cache", action="store_true",
                        help="read every initramfs again instead of using listings cached in /var/cache/imsprep")
-    check.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
 
-    fix = sub.add_parser(
-        "fix", help="make the guest boot on KVM and XEN (plan, confirm, apply, verify)",
-        description="Compute a plan from the check's findings (remove PV driver suites, disable modprobe rules that block "
-                    "native drivers, configure the initramfs generator to keep the drivers, rebuild the initramfs of every "
-                    "kernel that needs it), show it with diffs, apply it after confirmation, and check again. Every change "
-                    "is backed up and journaled under /var/lib/imsprep; `imsprep rollback` undoes the last run.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    fix.add_argument("--root", default="/", metavar="DIR", help="fix the guest mounted at DIR (default: /)")
+    fix = add_command(
+        "fix", "make the guest boot on KVM and XEN (plan, confirm, apply, verify)",
+        "Compute a plan from the check's findings (remove PV driver suites, disable modprobe rules that block "
+        "native drivers, configure the initramfs generator to keep the drivers, rebuild the initramfs of every "
+        "kernel that needs it), show it with diffs, apply it after confirmation, and check again. Every change "
+        "is backed up and journaled under /var/lib/imsprep; `imsprep rollback` undoes the last run.")
+    add_where(fix, "fix")
     fix.add_argument("--target", choices=["kvm", "xen", "all"], default=None,
                      help="hypervisor(s) to prepare for (default: targets in imsprep.conf, else all)")
     fix.add_argument("--dry-run", action="store_true", help="show the plan and the diffs, change nothing")
     fix.add_argument("-y", "--yes", action="store_true", help="apply without asking (required when there is no terminal)")
-    fix.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
-    fix.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
 
-    rollback = sub.add_parser(
-        "rollback", help="undo the last fix run (files, initramfs images, removed packages)",
-        description="Restore every file the last `imsprep fix` changed, from its journal under /var/lib/imsprep/runs, "
-                    "and reinstall the packages it removed from the package files it kept.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    rollback.add_argument("--root", default="/", metavar="DIR", help="the guest mounted at DIR (default: /)")
+    rollback = add_command(
+        "rollback", "undo the last fix run (files, initramfs images, removed packages)",
+        "Restore every file the last `imsprep fix` changed, from its journal under /var/lib/imsprep/runs, "
+        "and reinstall the packages it removed from the package files it kept.")
+    add_where(rollback, "roll back")
     rollback.add_argument("--dry-run", action="store_true", help="show what would be restored, change nothing")
     rollback.add_argument("-y", "--yes", action="store_true", help="roll back without asking")
-    rollback.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
     return parser
 
 
@@ -95,13 +120,69 @@ def open_system(root: str) -> System:
     return System(root)
 
 
+@contextlib.contextmanager
+def guest_system(args: argparse.Namespace, writable: bool) -> Iterator[System]:
+    """The System to work on: the running machine, a tree (--root), or a whole-disk image
+    (--image: attached and mounted for the duration of the command, then detached)."""
+    image = getattr(args, "image", None)
+    if not image:
+        yield open_system(args.root)
+        return
+    from .disk import attached
+
+    with attached(image, writable=writable) as attachment:
+        assert attachment.root is not None
+        system = System(attachment.root)
+        system.disk = attachment.disk
+        system.label = "%s (%s)" % (image, attachment.disk.device if attachment.disk else "attached")
+        for note in attachment.notes:
+            LOG.info("%s: %s", image, note)
+        yield system
+
+
 def use_color(args: argparse.Namespace) -> bool:
+    """--color, then NO_COLOR (only a non-empty value counts), then TERM=dumb, then: a terminal?"""
     choice = getattr(args, "color", "auto")
-    return choice == "always" or (choice == "auto" and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None)
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """-q errors only; default warnings; -v steps; -vv every probe and command; -vvv the sh library's
+    own debug output too (it is noise below that). --log-file always gets the full debug log."""
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    level = logging.ERROR if getattr(args, "quiet", False) else \
+        [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    root = logging.getLogger()
+    root.handlers[:] = []
+    root.setLevel(logging.DEBUG)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("imsprep: %(message)s"))
+    root.addHandler(console)
+    log_file = getattr(args, "log_file", None)
+    if log_file:
+        try:
+            handler = logging.FileHandler(log_file)
+        except OSError as exc:
+            raise UserError("--log-file %s: %s" % (log_file, exc.strerror or exc)) from None
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    logging.getLogger("sh").setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    system = open_system(args.root)
+    with guest_system(args, writable=False) as system:
+        return _check(args, system)
+
+
+def _check(args: argparse.Namespace, system: System) -> int:
     config = load_config()
     knowledge = knowledge_for(config)
     facts = gather(system, knowledge, use_cache=not args.no_cache)
@@ -126,16 +207,20 @@ def confirm(args: argparse.Namespace, question: str) -> None:
 
 
 def render_plan(system: System, targets: List[str], plan: "Plan") -> str:  # noqa: F821
-    return report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.root,
+    return report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.label or system.root,
                                   targets=targets, plan=plan.to_dict())
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    with guest_system(args, writable=not args.dry_run) as system:
+        return _fix(args, system)
+
+
+def _fix(args: argparse.Namespace, system: System) -> int:
     from .fix.journal import Lock
     from .fix.plan import build_plan
     from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run
 
-    system = open_system(args.root)
     config = load_config()
     targets = targets_of(args.target, config)
     knowledge = knowledge_for(config)
@@ -190,10 +275,14 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    with guest_system(args, writable=not args.dry_run) as system:
+        return _rollback(args, system)
+
+
+def _rollback(args: argparse.Namespace, system: System) -> int:
     from .fix.journal import Journal, Lock
     from .fix.runner import rollback
 
-    system = open_system(args.root)
     with Lock(system, "rollback"):
         journal = Journal.last(system)
         if journal is None:
@@ -223,9 +312,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-                        format="imsprep: %(message)s", stream=sys.stderr)
     try:
+        setup_logging(args)
         if args.command == "check":
             return cmd_check(args)
         if args.command == "fix":

@@ -77,7 +77,7 @@ def build(assessment: Assessment) -> Dict[str, object]:
     return {
         "schema": SCHEMA_ID,
         "imsprep_version": __version__,
-        "root": facts.system.root,
+        "root": facts.system.label or facts.system.root,
         "live": facts.system.live,
         "targets": assessment.targets,
         "ready": assessment.all_ready,

@@ -57,6 +57,9 @@ class System:
         self.commands_run: List[CommandResult] = []
         # set by fix.chroot.guest_mounts: wraps guest commands in a private mount namespace
         self.isolate: Optional[Callable[[str, List[str]], List[str]]] = None
+        # offline: the disk on this machine that holds the guest (facts.hostdisk.HostDisk), once known
+        self.disk: Optional[object] = None
+        self.label: Optional[str] = None  # how reports name this guest, when not by its root (--image)
 
     # ------------------------------------------------------------------ paths
     def host_path(self, path: str) -> str:

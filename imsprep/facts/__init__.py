@@ -207,7 +207,7 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     facts.device_refs = fstab_refs(system) + crypttab_refs(system) + bootloader_refs(system, facts.boot)
     facts.network = read_network(system)
     main_kernel = facts.default_kernel or (facts.kernels[0] if facts.kernels else None)
-    facts.platform = read_platform(system, kernel_arch(main_kernel))
+    facts.platform = read_platform(system, kernel_arch(main_kernel), facts.packages.versions)
     facts.cloud_init = bool(system.which("cloud-init") or system.is_file("/etc/cloud/cloud.cfg"))
     if system.live and os.geteuid() != 0:
         for path in ("/boot", "/etc/fstab", "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"):

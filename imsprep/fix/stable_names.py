@@ -7,6 +7,7 @@ import re
 from typing import Dict, List, Optional
 
 from ..facts import Facts
+from ..facts.hostdisk import guest_partition_number
 from ..facts.network import GENERATOR_MASK, MAC_KEYS, STATIC_KEYS, read_network
 from ..facts.uuids import UuidResolver
 from .actions import Action, DeleteFile, EditFile, RegenerateGrub
@@ -23,6 +24,12 @@ def device_mapping(facts: Facts, resolver: UuidResolver, problems: List[str]) ->
     for ref in facts.device_refs:
         if ref.path.endswith("fstab") and ref.context == "/":
             root_device = ref.device
+    for ref in facts.device_refs:
+        if root_device is None and ref.context == "root=":
+            root_device = ref.device
+    named = guest_partition_number(root_device) if root_device else None
+    if named:
+        resolver.guest_root_disk = named[0]
     for ref in facts.device_refs:
         if ref.device in mapping:
             continue
