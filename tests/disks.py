@@ -315,7 +315,7 @@ class Boot:
     def __init__(self, console: str, seconds: float):
         self.console = console
         self.seconds = seconds
-        line = next((l for l in console.splitlines() if MARKER in l), None)
+        line = next((ln for ln in console.splitlines() if MARKER in ln), None)
         self.marker = line[line.index(MARKER):] if line else None
         self.fields: Dict[str, str] = {}
         if self.marker:
@@ -337,8 +337,8 @@ class Boot:
         return "BOOT_IMAGE=" in self.fields.get("cmdline", "")
 
     def action_output(self) -> str:
-        return "\n".join(l.split("IMSPREP-E2E-ACTION-OUT ", 1)[1] for l in self.console.splitlines()
-                         if "IMSPREP-E2E-ACTION-OUT " in l)
+        return "\n".join(ln.split("IMSPREP-E2E-ACTION-OUT ", 1)[1] for ln in self.console.splitlines()
+                         if "IMSPREP-E2E-ACTION-OUT " in ln)
 
     def summary(self) -> str:
         return self.marker or ("no marker after %.0fs; console tail:\n%s" % (self.seconds, self.console[-4000:]))
