@@ -79,7 +79,7 @@ def test_c_xen_uefi_disk_reported_uefi_and_boots_under_ovmf_after_fix(tmp_path):
     image = disks.copy_disk(disks.xen_uefi_disk(), str(tmp_path / "xen-uefi.raw"))
     report, rc = check_image(image)
     assert report["platform"]["firmware"] == "uefi", report["platform"]
-    assert report["ims_properties"]["hw_firmware_type"] == "uefi"
+    assert report["image_properties"]["hw_firmware_type"] == "uefi"
     proc = run_imsprep("fix", "--image", image, "--yes", "--color", "never")
     out = proc.stdout.decode() + proc.stderr.decode()
     assert proc.returncode == 0, out[-4000:]
