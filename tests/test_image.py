@@ -119,3 +119,27 @@ def test_no_linux_root_is_a_clear_error_and_nothing_is_left(tmp_path):
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr
     assert b"no partition with a Linux root file system" in proc.stderr, proc.stderr
     assert loops_of(image) == []
+
+
+def test_root_mounted_by_hand_resolves_the_other_partitions_of_its_disk(tmp_path):
+    """The user's own way: losetup + mount of the root partition, then --root."""
+    image, root_uuid, swap_uuid = make_disk(tmp_path, "bios")
+    loop = sh("losetup", "--find", "--show", "--partscan", image).stdout.decode().strip()
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    try:
+        subprocess.run(["partx", "-a", loop], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sh("mount", loop + "p1", mnt)
+        try:
+            out = run_imsprep("fix", "--root", mnt, "--dry-run", "--color", "never").stdout.decode()
+            assert "+UUID=%s none swap" % swap_uuid in out and "stays" not in out, out
+        finally:
+            sh("umount", mnt)
+        # a swap partition without a UUID: the message names the device on this machine
+        sh("dd", "if=/dev/zero", "of=" + loop + "p2", "bs=1M", "count=1")
+        sh("mount", loop + "p1", mnt)
+        out = run_imsprep("fix", "--root", mnt, "--dry-run", "--color", "never").stdout.decode()
+        assert "/dev/xvda2 is %sp2 here (partition 2 of %s)" % (loop, loop) in out, out
+    finally:
+        subprocess.run(["umount", mnt], stderr=subprocess.PIPE)
+        subprocess.run(["losetup", "--detach", loop])
