@@ -165,6 +165,8 @@ def platform_findings(facts: Facts) -> List[Finding]:
         message += ": uninstall PV drivers first, then add both XEN and KVM drivers"
     elif hv == "kvm":
         message += ": KVM drivers are needed; XEN drivers keep the image usable on XEN"
+    elif hv == "qemu":
+        message += ": QEMU without KVM acceleration (TCG) gives the guest the same virtio devices as KVM"
     return [Finding("HYPERVISOR", INFO, ["kvm", "xen"], message, "", blocking=False)]
 
 
