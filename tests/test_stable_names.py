@@ -207,8 +207,11 @@ def test_grub_generator_that_cannot_run_falls_back_to_an_edit(mounted_guest):
     guest.write("/etc/default/grub", 'GRUB_CMDLINE_LINUX=""\nGRUB_DISABLE_LINUX_UUID=true\n')
     guest.executable("/usr/sbin/grub-mkconfig")
     proc = run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json", check_rc=0)
-    kinds = [a["kind"] for a in json.loads(proc.stdout)["plan"]["actions"]]
+    result = json.loads(proc.stdout)
+    kinds = [a["kind"] for a in result["plan"]["actions"]]
     assert "regenerate-grub" in kinds
+    (fallback,) = result["applied"]["fallbacks"]
+    assert fallback.startswith("/boot/grub/grub.cfg: grub-mkconfig could not regenerate it") and "edited in place" in fallback
     with open(guest.path("/boot/grub/grub.cfg")) as fh:
         assert "root=UUID=%s ro  quiet" % ROOT_UUID in fh.read()
     with open(guest.path("/var/log/imsprep/changes.log")) as fh:
