@@ -61,8 +61,10 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
     system = facts.system
     _plan_suites(facts, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
-    plan_devices(facts, plan.actions, plan.problems)
-    plan_network(facts, plan.actions, plan.problems)
+    network: List[Action] = []
+    kernel_args = plan_network(facts, network, plan.problems)
+    plan_devices(facts, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    plan.actions += network
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
     rebuilds: List[Action] = []
