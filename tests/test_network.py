@@ -294,3 +294,16 @@ def test_fix_summary_names_the_fallback_and_why_not_ready(tmp_path, capsys):
     assert "virtio" in summary.split("still not ready for KVM: ", 1)[1]
     fallback = next(line for line in out.splitlines() if line.startswith("  FALLBACK "))
     assert "/boot/grub/grub.cfg: grub-mkconfig could not regenerate it" in fallback and "net.ifnames=0" in fallback
+
+
+def test_neutral_pattern_follows_when_ifnames_goes_on(tmp_path, capsys):
+    """Name=en* is right today; once fix puts net.ifnames=0 on for the ifupdown stanza, the NIC is
+    eth0, so the same run widens it to en* eth*."""
+    unit = "/etc/systemd/network/80-dhcp.network"
+    guest = guest_with(tmp_path, {"/etc/network/interfaces": IFUPDOWN_XEN,
+                                  unit: "[Match]\nName=en*\n\n[Network]\nDHCP=yes\n"})
+    _, found = net_findings(capsys, guest)
+    assert {f["file"] for f in found} == {"/etc/network/interfaces"}
+    fix(capsys, guest)
+    assert read(guest, unit) == "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"
+    assert net_findings(capsys, guest) == (0, [])

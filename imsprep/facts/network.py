@@ -195,9 +195,11 @@ def _netplan(system: System, path: str, eth: bool, renamed: Dict[str, tuple], is
     close()
 
 
-def read_network(system: System, boot: Optional[object] = None) -> List[NetIssue]:
+def read_network(system: System, boot: Optional[object] = None, eth: Optional[bool] = None) -> List[NetIssue]:
+    """``eth``: judge names as if net.ifnames=0 were (True) or were not (False) on the kernel
+    command line; by default as the boot configuration says."""
     issues: List[NetIssue] = []
-    eth = kernel_names_eth(system, boot)
+    eth = kernel_names_eth(system, boot) if eth is None else eth
     renamed = udev_renamed(system)
     for path in PERSISTENT_RULES:
         text = system.read_text(path)

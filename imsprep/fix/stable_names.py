@@ -11,7 +11,7 @@ import re
 from typing import Dict, List, Optional
 
 from ..facts import Facts
-from ..facts.network import ANY_WIRED, GENERATOR_MASK, IFNAMES_OFF, MAC_KEYS, STATIC_KEYS, NetIssue, kernel_names_eth
+from ..facts.network import ANY_WIRED, GENERATOR_MASK, IFNAMES_OFF, MAC_KEYS, STATIC_KEYS, NetIssue, kernel_names_eth, read_network
 from ..facts.uuids import UuidResolver
 from .actions import Action, DeleteFile, EditFile, RegenerateGrub
 
@@ -352,6 +352,11 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
     settable = can_set_cmdline(facts)
     eth_on = kernel_names_eth(system, facts.boot)
     rename = _eth_names(issues, [i.path for i in issues if i.format == "ifcfg"]) if settable else {}
+    if rename and not eth_on:
+        # net.ifnames=0 will go on: a pattern that is neutral today (Name=en*) must match eth0 then
+        known = {(i.path, i.line) for i in issues}
+        issues += [i for i in read_network(system, facts.boot, eth=True) if i.kind == "name-bound"
+                   and i.format in ("networkd", "netplan", "nm") and (i.path, i.line) not in known]
     by_file: Dict[str, List[NetIssue]] = {}
     for issue in issues:
         by_file.setdefault(issue.path, []).append(issue)
