@@ -307,3 +307,34 @@ def test_neutral_pattern_follows_when_ifnames_goes_on(tmp_path, capsys):
     fix(capsys, guest)
     assert read(guest, unit) == "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"
     assert net_findings(capsys, guest) == (0, [])
+
+
+def test_regenerated_grub_cfg_must_carry_the_kernel_args():
+    from imsprep.fix.actions import RegenerateGrub
+
+    action = RegenerateGrub("/boot/grub/grub.cfg", "grub-mkconfig", "", "", "adds net.ifnames=0", ["net.ifnames=0"], by_uuid=False)
+    good = "menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1.0-50-amd64 root=/dev/xvda1 ro quiet net.ifnames=0\n}\n"
+    assert action.accepts(good)
+    assert not action.accepts(good.replace(" net.ifnames=0", ""))
+    assert not RegenerateGrub("/boot/grub/grub.cfg", "grub-mkconfig", "", "", kernel_args=["net.ifnames=0"]).accepts(good)
+
+
+def test_bls_entries_and_rhel_default_grub(tmp_path, capsys):
+    """RHEL 8: BLS entries (options $kernelopts ...) and GRUB_CMDLINE_LINUX with other arguments."""
+    guest, kver = debian_guest(tmp_path / "g")
+    guest.write("/etc/default/grub", 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="crashkernel=auto resume=UUID=0b9f1d2e-5b52-4f4a-9a5e-'
+                '3d1c8d1c2a11 rhgb quiet"\nGRUB_DISABLE_RECOVERY="true"\nGRUB_ENABLE_BLSCFG=true\n')
+    entry = "/boot/loader/entries/3f5e-%s.conf" % kver
+    guest.write(entry, "title Red Hat Enterprise Linux (%s) 8.8 (Ootpa)\nversion %s\nlinux /vmlinuz-%s\ninitrd /initramfs-%s.img "
+                "$tuned_initrd\noptions root=UUID=0b9f1d2e-5b52-4f4a-9a5e-3d1c8d1c2a11 ro crashkernel=auto rhgb quiet\nid 3f5e-%s\n"
+                % (kver, kver, kver, kver, kver))
+    guest.write("/etc/sysconfig/network-scripts/ifcfg-ens3", "TYPE=Ethernet\nBOOTPROTO=dhcp\nNAME=ens3\nDEVICE=ens3\nONBOOT=yes\n")
+    _, found = net_findings(capsys, guest)
+    assert [(f["code"], f["line"]) for f in found] == [("NET_NAME_BOUND", 4)]
+    fix(capsys, guest)
+    assert 'GRUB_CMDLINE_LINUX="crashkernel=auto resume=UUID=0b9f1d2e-5b52-4f4a-9a5e-3d1c8d1c2a11 rhgb quiet net.ifnames=0"' \
+        in read(guest, "/etc/default/grub")
+    assert "\noptions root=UUID=0b9f1d2e-5b52-4f4a-9a5e-3d1c8d1c2a11 ro crashkernel=auto rhgb quiet net.ifnames=0\n" in read(guest, entry)
+    assert read(guest, "/etc/sysconfig/network-scripts/ifcfg-eth0") == \
+        "TYPE=Ethernet\nBOOTPROTO=dhcp\nNAME=eth0\nDEVICE=eth0\nONBOOT=yes\n"
+    assert net_findings(capsys, guest)[1] == []  # (the entry's initramfs is not in this tree: rc says nothing here)

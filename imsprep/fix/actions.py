@@ -107,13 +107,14 @@ class RegenerateGrub(Action):
     kind = "regenerate-grub"
 
     def __init__(self, path: str, generator: str, old: str, fallback: str, what: str = "root=/resume= by UUID",
-                 kernel_args: Optional[List[str]] = None):
+                 kernel_args: Optional[List[str]] = None, by_uuid: bool = True):
         self.path = path
         self.generator = generator
         self.old = old
         self.fallback = fallback
         self.what = what
         self.kernel_args = kernel_args or []  # must be on every linux line of the regenerated file
+        self.by_uuid = by_uuid  # root=/resume= must not name a kernel device in the regenerated file
 
     def summary(self) -> str:
         return "regenerate %s with %s (%s); if it cannot run here, edit %s in place (the diff below)" % (
@@ -141,7 +142,7 @@ class RegenerateGrub(Action):
     def accepts(self, text: str) -> bool:
         """The regenerated file carries the change: no kernel device name left as root=/resume=,
         and the kernel arguments on every linux line."""
-        if "root=/dev/" in text.replace("root=/dev/mapper", ""):
+        if self.by_uuid and "root=/dev/" in text.replace("root=/dev/mapper", ""):
             return False
         linux = [line.split() for line in text.splitlines() if re.match(r"^\s*linux(16|efi)?\s", line)]
         return all(arg in words for arg in self.kernel_args for words in linux)

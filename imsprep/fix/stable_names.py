@@ -151,7 +151,7 @@ def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], ac
         if new == text:
             continue
         if generator and default_grub is not None:
-            actions.append(RegenerateGrub(path, generator, text, new, what, args))
+            actions.append(RegenerateGrub(path, generator, text, new, what, args, by_uuid=bool(mapping)))
         else:
             actions.append(EditFile(path, text, new, "%s (no grub-mkconfig in the guest)" % what))
     others = [p for p in ("/boot/grub/menu.lst", "/boot/grub/grub.conf") if system.is_file(p) and not system.is_symlink(p)]
