@@ -338,3 +338,15 @@ def test_bls_entries_and_rhel_default_grub(tmp_path, capsys):
     assert read(guest, "/etc/sysconfig/network-scripts/ifcfg-eth0") == \
         "TYPE=Ethernet\nBOOTPROTO=dhcp\nNAME=eth0\nDEVICE=eth0\nONBOOT=yes\n"
     assert net_findings(capsys, guest)[1] == []  # (the entry's initramfs is not in this tree: rc says nothing here)
+
+
+def test_ifupdown_vlan_follows_its_nic(tmp_path, capsys):
+    text = ("auto enX0\niface enX0 inet dhcp\n\nauto enX0.100\niface enX0.100 inet static\n    address 192.0.2.10/24\n"
+            "    vlan-raw-device enX0\n")
+    guest = guest_with(tmp_path, {"/etc/network/interfaces": text})
+    _, found = net_findings(capsys, guest)
+    assert [(f["code"], f["line"]) for f in found] == [("NET_NAME_BOUND", 1), ("NET_NAME_BOUND", 2), ("NET_STATIC_ADDRESS", 5)]
+    fix(capsys, guest)
+    new = read(guest, "/etc/network/interfaces")
+    assert new == "auto eth0\niface eth0 inet dhcp\n\nauto eth0.100\niface eth0.100 inet dhcp\n    vlan-raw-device eth0\n"
+    assert net_findings(capsys, guest) == (0, [])

@@ -243,6 +243,8 @@ def read_network(system: System, boot: Optional[object] = None, eth: Optional[bo
             elif words[:1] and (words[0] == "auto" or words[0].startswith("allow-")):
                 names = words[1:]
             for name in names:
+                if "." in name or ":" in name:
+                    continue  # a VLAN or alias of a NIC whose own stanza is judged (and renamed with it)
                 issue = _name_issue(path, number, "interfaces", [name], raw.strip(), eth, renamed)
                 if issue:
                     issues.append(issue)

@@ -205,18 +205,21 @@ def _ifcfg_dhcp(text: str, rename: Optional[Dict[str, str]] = None) -> str:
 
 
 def _interfaces_dhcp(text: str, interfaces: List[str], rename: Optional[Dict[str, str]] = None) -> str:
-    """interfaces(5): stanzas of ``interfaces`` (and renamed ones) by DHCP, names renamed, no MAC."""
+    """interfaces(5): stanzas of ``interfaces`` (and renamed ones) by DHCP, names renamed (with
+    their VLANs/aliases and every option that names them), no MAC."""
     rename = rename or {}
+    names = re.compile(r"(?<![\w.-])(%s)(?=[\s.:]|$)" % "|".join(re.escape(n) for n in rename)) if rename else None
     out = []
     in_static = False
     for line in text.splitlines(True):
         words = line.split()
         if words[:1] in (["iface"], ["auto"], ["allow-hotplug"], ["mapping"], ["source"]) or (words and words[0].startswith("allow-")):
             in_static = False
-        if words and (words[0] in ("auto", "iface") or words[0].startswith("allow-")) and any(w in rename for w in words[1:]):
-            line = re.sub(r"(?<=\s)(%s)(?=\s|$)" % "|".join(re.escape(n) for n in rename), lambda m: rename[m.group(1)], line)
+        original = words[1] if len(words) >= 2 else ""
+        if names is not None and words and not words[0].startswith("#"):
+            line = names.sub(lambda m: rename[m.group(1)], line)  # type: ignore[index]
             words = line.split()
-        if len(words) >= 4 and words[0] == "iface" and (words[1] in interfaces or words[1] in rename.values()) \
+        if len(words) >= 4 and words[0] == "iface" and (original in interfaces or re.split(r"[.:]", original)[0] in rename) \
                 and words[2:4] == ["inet", "static"]:
             line = line.replace("static", "dhcp", 1)
             in_static = True
