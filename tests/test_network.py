@@ -350,3 +350,22 @@ def test_ifupdown_vlan_follows_its_nic(tmp_path, capsys):
     new = read(guest, "/etc/network/interfaces")
     assert new == "auto eth0\niface eth0 inet dhcp\n\nauto eth0.100\niface eth0.100 inet dhcp\n    vlan-raw-device eth0\n"
     assert net_findings(capsys, guest) == (0, [])
+
+
+def test_kernel_args_go_where_grub_d_sets_the_command_line(tmp_path, capsys):
+    """Debian's cloud images set GRUB_CMDLINE_LINUX in /etc/default/grub.d/*.cfg, which grub-mkconfig
+    reads after /etc/default/grub: net.ifnames=0 must go there to survive the next update-grub."""
+    cloud = "/etc/default/grub.d/10_cloud.cfg"
+    guest = guest_with(tmp_path, {"/etc/network/interfaces": IFUPDOWN_XEN,
+                                  cloud: 'GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0"\n'
+                                         'GRUB_TERMINAL="console serial"\n'})
+    fix(capsys, guest)
+    assert read(guest, "/etc/default/grub") == DEFAULT_GRUB
+    assert read(guest, cloud).startswith('GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 '
+                                         'consoleblank=0 net.ifnames=0"\n')
+    assert net_findings(capsys, guest) == (0, [])
+    # a grub.d file that extends the variable keeps what /etc/default/grub says, and only that
+    guest.write(cloud, 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n')
+    assert len(net_findings(capsys, guest)[1]) == 3
+    guest.write("/etc/default/grub", DEFAULT_GRUB.replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="net.ifnames=0"'))
+    assert net_findings(capsys, guest) == (0, [])

@@ -46,16 +46,32 @@ class NetIssue:
                 "format": self.format, "targets": self.targets}
 
 
+def grub_default_files(system: System) -> List[str]:
+    """/etc/default/grub and the /etc/default/grub.d/*.cfg grub-mkconfig sources after it, in order."""
+    files = ["/etc/default/grub"] if system.is_file("/etc/default/grub") else []
+    return files + sorted(system.glob("/etc/default/grub.d/*.cfg"))
+
+
+def grub_cmdline_var(system: System, name: str, files: Optional[List[str]] = None) -> tuple:
+    """(effective value, file of its last assignment) of a GRUB_CMDLINE_* variable across
+    /etc/default/grub and grub.d, expanding ``$NAME`` self-references the way the shell does."""
+    value, where = "", None
+    for path in grub_default_files(system) if files is None else files:
+        for match in re.finditer(r'^\s*%s=(["\']?)(.*?)\1[ \t]*$' % name, system.read_text(path) or "", re.M):
+            value = re.sub(r"\$\{?%s(?!\w)\}?" % name, lambda _m, previous=value: previous, match.group(2))
+            where = path
+    return value, where
+
+
 def kernel_names_eth(system: System, boot: Optional[object] = None) -> bool:
     """net.ifnames=0 is on the kernel command line and stays there: in the default boot entry
-    (when known) and in /etc/default/grub's GRUB_CMDLINE_LINUX(_DEFAULT) (when present)."""
+    (when known) and in GRUB_CMDLINE_LINUX(_DEFAULT) of /etc/default/grub(.d) (when present)."""
     sources = []
     default = getattr(boot, "default", None)
     if default is not None:
         sources.append(default.cmdline)
-    text = system.read_text("/etc/default/grub")
-    if text is not None:
-        sources.append(" ".join(m.group(2) for m in re.finditer(r'^\s*(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$', text, re.M)))
+    if grub_default_files(system):
+        sources.append(" ".join(grub_cmdline_var(system, n)[0] for n in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")))
     return bool(sources) and all(IFNAMES_OFF in source.replace('"', " ").replace("'", " ").split() for source in sources)
 
 

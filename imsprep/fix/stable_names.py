@@ -11,7 +11,17 @@ import re
 from typing import Dict, List, Optional
 
 from ..facts import Facts
-from ..facts.network import ANY_WIRED, GENERATOR_MASK, IFNAMES_OFF, MAC_KEYS, STATIC_KEYS, NetIssue, kernel_names_eth, read_network
+from ..facts.network import (
+    ANY_WIRED,
+    GENERATOR_MASK,
+    IFNAMES_OFF,
+    MAC_KEYS,
+    STATIC_KEYS,
+    NetIssue,
+    grub_cmdline_var,
+    kernel_names_eth,
+    read_network,
+)
 from ..facts.uuids import UuidResolver
 from .actions import Action, DeleteFile, EditFile, RegenerateGrub
 
@@ -117,8 +127,9 @@ def _cmdline_lines(text: str, args: List[str], pattern: str) -> str:
 
 
 def _default_grub_args(text: str, args: List[str]) -> str:
-    """GRUB_CMDLINE_LINUX in /etc/default/grub with ``args`` added (the line is added if absent)."""
-    match = re.search(r'^(\s*GRUB_CMDLINE_LINUX=)(["\']?)(.*?)\2[ \t]*$', text, re.M)
+    """GRUB_CMDLINE_LINUX (its last assignment) with ``args`` added (the line is added if absent)."""
+    matches = list(re.finditer(r'^(\s*GRUB_CMDLINE_LINUX=)(["\']?)(.*?)\2[ \t]*$', text, re.M))
+    match = matches[-1] if matches else None
     if match is None:
         return text + ("" if text.endswith("\n") or not text else "\n") + 'GRUB_CMDLINE_LINUX="%s"\n' % " ".join(args)
     missing = [a for a in args if a not in match.group(3).split()]
@@ -135,14 +146,21 @@ def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], ac
     whats = (["root=/resume= by UUID"] if mapping else []) + (["adds %s" % " ".join(args)] if args else [])
     what = "; ".join(whats)
     default_grub = system.read_text("/etc/default/grub")
+    # the kernel arguments go where GRUB_CMDLINE_LINUX is set last (a grub.d/*.cfg overrides /etc/default/grub)
+    args_file = grub_cmdline_var(system, "GRUB_CMDLINE_LINUX")[1] or "/etc/default/grub"
     if default_grub is not None:
         new = rewrite_cmdline(default_grub, mapping)
         if mapping:
             new = re.sub(r"^(\s*GRUB_DISABLE_LINUX_UUID=)\"?true\"?", r"\1false", new, flags=re.M)
-        if args:
+        if args and args_file == "/etc/default/grub":
             new = _default_grub_args(new, args)
         if new != default_grub:
             actions.append(EditFile("/etc/default/grub", default_grub, new, "GRUB's kernel command line: %s (regenerated below)" % what))
+    if args and args_file != "/etc/default/grub":
+        text = system.read_text(args_file) or ""
+        new = _default_grub_args(text, args)
+        if new != text:
+            actions.append(EditFile(args_file, text, new, "GRUB's kernel command line (set last here): adds %s" % " ".join(args)))
     generated = [p for p in facts.boot.files if p.endswith("grub.cfg") and system.is_file(p)]
     generator = next((g for g in GRUB_GENERATORS if system.which(g)), None)
     for path in generated:
