@@ -369,3 +369,42 @@ def test_kernel_args_go_where_grub_d_sets_the_command_line(tmp_path, capsys):
     assert len(net_findings(capsys, guest)[1]) == 3
     guest.write("/etc/default/grub", DEFAULT_GRUB.replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="net.ifnames=0"'))
     assert net_findings(capsys, guest) == (0, [])
+
+
+NETPLAN_GENERATE = "/usr/libexec/netplan/generate"  # netplan.io (tests/setup-deps.sh)
+
+
+def netplan_networkd(guest, tmp_path, name):
+    """What netplan itself makes of the guest's /etc/netplan: its generator, run on a copy."""
+    import shutil
+    import subprocess
+
+    out = tmp_path / name
+    shutil.copytree(guest.path("/etc/netplan"), str(out / "etc" / "netplan"))
+    proc = subprocess.run([NETPLAN_GENERATE, "--root-dir", str(out)], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    units = {}
+    for directory, _, files in os.walk(str(out / "run")):
+        for unit in files:
+            if not os.path.islink(os.path.join(directory, unit)):
+                with open(os.path.join(directory, unit)) as fh:
+                    units[unit] = fh.read()
+    return units
+
+
+def test_netplan_rewrite_is_what_netplan_itself_accepts(tmp_path, capsys):
+    """netplan's own generator turns the rewritten files into networkd units matching every wired NIC."""
+    import pytest
+
+    if not os.access(NETPLAN_GENERATE, os.X_OK):
+        pytest.skip("netplan.io is not installed (tests/setup-deps.sh installs it)")
+    guest = guest_with(tmp_path, {"/etc/netplan/00-installer-config.yaml": NETPLAN_KVM,
+                                  "/etc/netplan/50-cloud-init.yaml": NETPLAN_CLOUDINIT})
+    before = netplan_networkd(guest, tmp_path, "before")
+    assert "MACAddress=fa:16:3e:5d:2b:19" in before["10-netplan-ens3.network"]
+    assert any('NAME="ens3"' in text for text in before.values())  # set-name: a udev rename by MAC
+    fix(capsys, guest)
+    after = netplan_networkd(guest, tmp_path, "after")
+    network = after["10-netplan-ens3.network"]
+    assert network.startswith("[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n"), network
+    assert not [unit for unit, text in after.items() if "fa:16:3e:5d:2b:19" in text or 'NAME="' in text]
