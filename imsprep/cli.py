@@ -265,7 +265,13 @@ def _fix(args: argparse.Namespace, system: System) -> int:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         if outcome is not None:
-            sys.stdout.write("\nApplied: %d, failed: %d\n" % (len(outcome.done), len(outcome.failed)))
+            by_fallback = " (%d by a fallback)" % len(outcome.fallbacks) if outcome.fallbacks else ""
+            missing = [t for t in targets if not assessment.ready(t)]  # why not ready, in one line
+            why = "; still not ready for %s: %s" % (" and ".join(t.upper() for t in missing),
+                                                    assessment.blocking(missing[0])[0].message) if missing else ""
+            sys.stdout.write("\nApplied: %d%s, failed: %d%s\n" % (len(outcome.done), by_fallback, len(outcome.failed), why))
+            for line in outcome.fallbacks:
+                sys.stdout.write("  FALLBACK %s\n" % line)
             for line in outcome.failed:
                 sys.stdout.write("  FAILED %s\n" % line)
             sys.stdout.write("\nAfter the fix:\n")

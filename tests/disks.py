@@ -4,7 +4,8 @@ A cached Debian bookworm tree with grub, python3 and imsprep's dependencies is l
 raw disk the way a server on XEN (``/dev/xvda``) or on IDE/SATA (``/dev/sda``) has it: a partition
 table, ext4 root (+ swap, or an ESP for UEFI), fstab and grub.cfg by kernel device names, an
 initramfs with only that hardware's drivers (MODULES=list), GRUB in the MBR (BIOS, host's
-grub-install) or ``EFI/BOOT/BOOTX64.EFI`` on the ESP (UEFI, grub-mkimage + mtools: this container's
+grub-mkimage, boot.img and core.img written as grub-install does) or ``EFI/BOOT/BOOTX64.EFI`` on the ESP (UEFI,
+grub-mkimage + mtools: this container's
 kernel has no vfat). grub.cfg is written by the guest's own grub-mkconfig.
 
 A boot is judged by one line the booted system prints on the serial console
@@ -246,8 +247,7 @@ def build_disk(image: str, tree: str, firmware: str, disk_name: str, modules: Li
             with mounted(root_dev) as mnt:
                 root_name = "/dev/%s%d" % (disk_name, root_part)
                 if firmware == "bios":
-                    run(["grub-install", "--target=i386-pc", "--boot-directory=" + os.path.join(mnt, "boot"),
-                         "--modules=part_msdos ext2", loop])
+                    _install_grub_bios(mnt, loop, root_dev)
                 else:
                     _install_grub_efi(mnt, loop, root_dev, other_dev)
                 _grub_mkconfig(mnt, loop, root_name, root_part)
@@ -255,15 +255,47 @@ def build_disk(image: str, tree: str, firmware: str, disk_name: str, modules: Li
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _early_config(directory: str, root_dev: str) -> str:
+    uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", root_dev]).stdout.decode().strip()
+    path = os.path.join(directory, "early.cfg")
+    with open(path, "w") as fh:
+        # what grub-install embeds (load.cfg): find the root, set the prefix; normal mode then reads
+        # $prefix/grub.cfg by itself (calling configfile here would run it before normal mode starts)
+        fh.write("search.fs_uuid %s root\nset prefix=($root)/boot/grub\n" % uuid)
+    return path
+
+
+def _install_grub_bios(mnt: str, loop: str, root_dev: str) -> None:
+    """GRUB for i386-pc as grub-install lays it out: boot.img in the MBR's first 440 bytes (the
+    partition table kept), core.img in the gap after it (its blocklist, as grub-mkimage writes it,
+    points at the sectors right after the first; boot.img's default kernel sector is 1), modules in
+    /boot/grub/i386-pc. Done by hand because grub-install finds no GRUB drive for a loop device's
+    partitions on this machine ('cannot find a GRUB drive for /dev/loop0p1')."""
+    lib = os.path.join(mnt, "usr", "lib", "grub", "i386-pc")
+    shutil.copytree(lib, os.path.join(mnt, "boot", "grub", "i386-pc"))
+    with tempfile.TemporaryDirectory() as tmp:
+        core = os.path.join(tmp, "core.img")
+        run(["grub-mkimage", "-O", "i386-pc", "-d", lib, "-c", _early_config(tmp, root_dev), "-p", "/boot/grub", "-o", core,
+             "biosdisk", "part_msdos", "ext2", "search", "search_fs_uuid", "configfile", "normal", "echo", "test"])
+        assert os.path.getsize(core) < 2047 * 512, "core.img does not fit before the first partition"
+        with open(os.path.join(lib, "boot.img"), "rb") as fh:
+            boot_img = fh.read(440)
+        with open(core, "rb") as fh:
+            core_img = fh.read()
+        with open(loop, "r+b") as disk:
+            disk.write(boot_img)
+            disk.seek(512)
+            disk.write(core_img)
+            disk.flush()
+            os.fsync(disk.fileno())
+
+
 def _install_grub_efi(mnt: str, loop: str, root_dev: str, esp_dev: str) -> None:
     """GRUB for x86_64-efi on the ESP as EFI/BOOT/BOOTX64.EFI (the removable path OVMF boots) and
     EFI/debian/grubx64.efi, its modules in /boot/grub/x86_64-efi, written with mtools."""
-    uuid = run(["blkid", "-p", "-s", "UUID", "-o", "value", root_dev]).stdout.decode().strip()
     shutil.copytree(os.path.join(mnt, "usr", "lib", "grub", "x86_64-efi"), os.path.join(mnt, "boot", "grub", "x86_64-efi"))
     with tempfile.TemporaryDirectory() as tmp:
-        early = os.path.join(tmp, "early.cfg")
-        with open(early, "w") as fh:
-            fh.write("search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n" % uuid)
+        early = _early_config(tmp, root_dev)
         efi = os.path.join(tmp, "BOOTX64.EFI")
         run(["grub-mkimage", "-O", "x86_64-efi", "-d", os.path.join(mnt, "usr", "lib", "grub", "x86_64-efi"), "-c", early,
              "-p", "/boot/grub", "-o", efi, "part_gpt", "part_msdos", "ext2", "fat", "normal", "linux", "search",

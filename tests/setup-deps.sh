@@ -12,7 +12,7 @@ apt-get install -y -q --no-install-recommends \
     qemu-system-x86 qemu-utils e2fsprogs groff-base \
     debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools python3-build git rpm \
     cloud-image-utils \
-    fdisk mtools dosfstools ovmf grub-pc-bin grub-efi-amd64-bin lvm2 bubblewrap
+    fdisk mtools dosfstools ovmf grub-pc-bin grub-efi-amd64-bin lvm2 bubblewrap netplan.io
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'

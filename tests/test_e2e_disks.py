@@ -22,7 +22,7 @@ from conftest import run_imsprep, validate_report
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(t) for t in (
-                  "qemu-system-x86_64", "grub-install", "sfdisk", "mcopy", "debootstrap", "losetup")) or
+                  "qemu-system-x86_64", "grub-mkimage", "sfdisk", "mcopy", "debootstrap", "losetup")) or
                   not os.path.exists(disks.OVMF), reason="needs root and tests/setup-deps.sh's tools")]
 
 

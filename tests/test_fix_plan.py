@@ -173,3 +173,62 @@ def test_rpm_suite_removal_order_and_rollback(tmp_path, mocker):
     rollback(system, Journal.last(system), progress=lambda m: None)
     assert any(c[:3] == ["rpm", "-i", "--replacepkgs"] for c in calls)
     assert os.path.exists(guest.path("/usr/bin/uvp-monitor"))
+
+
+# Debian 12's /etc/initramfs-tools/modules (initramfs-tools 0.142) with the lines a XEN guest's admin added
+ITOOLS_MODULES_XEN = """# List of modules that you want to include in your initramfs.
+# They will be loaded at boot time in the order below.
+#
+# Syntax:  module_name [args ...]
+#
+# You must run update-initramfs(8) to effect this change.
+#
+# Examples:
+#
+# raid1
+# sd_mod
+xen-blkfront
+xen-netfront  # the PV NIC
+"""
+
+
+def _generator_edit(plan, path):
+    return next(a for a in plan.actions if a.kind == "edit-file" and a.path == path)
+
+
+def test_itools_managed_block_leaves_out_what_the_guest_lists(tmp_path):
+    """One name per driver: the guest's xen-blkfront is not repeated as xen_blkfront in the block."""
+    guest, kver = debian_guest(tmp_path / "g", modules=["ext4"] + XEN_MODULES)
+    guest.write("/etc/initramfs-tools/modules", ITOOLS_MODULES_XEN)
+    _, _, plan = plan_for(guest.root)
+    edit = _generator_edit(plan, "/etc/initramfs-tools/modules")
+    assert edit.new.startswith(ITOOLS_MODULES_XEN)
+    block = edit.new[len(ITOOLS_MODULES_XEN):]
+    listed = [line for line in block.splitlines() if not line.startswith("#")]
+    assert "virtio_blk" in listed and "virtio_net" in listed
+    assert "xen_blkfront" not in listed and "xen_netfront" not in listed
+    folded = [line.split("#")[0].split()[0].replace("-", "_") for line in edit.new.splitlines() if line.split("#")[0].strip()]
+    assert len(folded) == len(set(folded)), folded
+    # planned again on the edited file: the same block, nothing to write
+    guest.write("/etc/initramfs-tools/modules", edit.new)
+    _, _, again = plan_for(guest.root)
+    assert not any(a.kind == "edit-file" and a.path == "/etc/initramfs-tools/modules" for a in again.actions)
+
+
+def test_dracut_dropin_leaves_out_what_the_guest_adds(tmp_path):
+    from imsprep.fix.plan import DRACUT_DROPIN, _plan_generator_config
+
+    guest, kver = debian_guest(tmp_path / "g", modules=["ext4"])
+    guest.executable("/usr/bin/dracut")
+    guest.dpkg([("dracut", "059-4"), ("linux-image-6.1.0-50-amd64", "6.1.176-1")])
+    os.remove(guest.path("/usr/sbin/mkinitramfs"))
+    os.remove(guest.path("/usr/sbin/update-initramfs"))
+    guest.write("/etc/dracut.conf.d/10-xen.conf", 'add_drivers+=" xen-blkfront xen-netfront "\n')
+    system = System(guest.root)
+    facts = gather(system, Knowledge())
+    assert facts.generator.active == "dracut"
+    action = _plan_generator_config(facts, "dracut", ["virtio_blk", "virtio_net", "xen_blkfront", "xen_netfront"])
+    assert action.path == DRACUT_DROPIN and 'add_drivers+=" virtio_blk virtio_net "' in action.new
+    guest.write("/etc/dracut.conf.d/10-kvm.conf", 'force_drivers+=" virtio-blk virtio_net "\n')
+    assert _plan_generator_config(gather(System(guest.root), Knowledge()), "dracut",
+                                  ["virtio_blk", "virtio_net", "xen_blkfront", "xen_netfront"]) is None

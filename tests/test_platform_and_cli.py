@@ -75,3 +75,52 @@ def test_json_target_subset(tmp_path):
     report, rc = check_json(guest.root, "--target", "xen")
     assert list(report["verdict"]) == ["xen"] and report["targets"] == ["xen"]
     assert all("xen" in f["targets"] for f in report["findings"])
+
+
+# DMI of a QEMU machine ("pc" type, SeaBIOS), as /sys shows it under both KVM and TCG
+QEMU_DMI = {"/sys/class/dmi/id/sys_vendor": "QEMU\n", "/sys/class/dmi/id/product_name": "Standard PC (i440FX + PIIX, 1996)\n",
+            "/sys/class/dmi/id/bios_vendor": "SeaBIOS\n"}
+CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/available_clocksource"
+
+
+@pytest.mark.parametrize("clocksources,expected", [
+    ("kvm-clock tsc hpet acpi_pm \n", "kvm"),  # KVM offers its paravirtual clock
+    ("tsc hpet acpi_pm \n", "qemu"),  # TCG does not
+])
+def test_qemu_dmi_without_detect_virt_tells_kvm_from_tcg(tmp_path, clocksources, expected):
+    """A fake /sys tree: DMI says QEMU either way; kvm-clock is there only with KVM acceleration."""
+    guest = FakeGuest(tmp_path / "g")
+    for path, text in QEMU_DMI.items():
+        guest.write(path, text)
+    guest.write(CLOCKSOURCE, clocksources)
+    info = PlatformInfo()
+    detect_hypervisor(System(guest.root), info)
+    assert info.hypervisor == expected
+    assert ("kvm-clock clocksource offered" in info.evidence) == (expected == "kvm")
+
+
+@pytest.mark.parametrize("answer", ["qemu", "kvm"])
+def test_detect_virt_answer_is_kept(mocker, answer):
+    """systemd-detect-virt says qemu under TCG and kvm under KVM: its answer stands, even against the clocksource."""
+    files = dict(QEMU_DMI)
+    files[CLOCKSOURCE] = "kvm-clock tsc hpet acpi_pm \n" if answer == "qemu" else "tsc hpet acpi_pm \n"
+    info = PlatformInfo()
+    detect_hypervisor(live_system(mocker, files, {"--vm": answer + "\n"}), info)
+    assert info.hypervisor == answer and "systemd-detect-virt --vm: %s" % answer in info.evidence
+    info = PlatformInfo()  # without DMI, detect-virt alone
+    detect_hypervisor(live_system(mocker, {}, {"--vm": answer + "\n"}), info)
+    assert info.hypervisor == answer
+
+
+def test_tcg_hypervisor_is_informational(tmp_path):
+    """'qemu' is a known hypervisor for the report and changes no verdict."""
+    from imsprep.facts import Facts
+    from imsprep.knowledge import Knowledge
+    from imsprep.rules import system_rules
+
+    facts = Facts(System("/"), Knowledge())
+    facts.platform.hypervisor = "qemu"
+    facts.platform.evidence = ["systemd-detect-virt --vm: qemu"]
+    (finding,) = system_rules.platform_findings(facts)
+    assert finding.code == "HYPERVISOR" and not finding.blocking and finding.severity == "info"
+    assert finding.message.startswith("running on qemu (systemd-detect-virt --vm: qemu): QEMU without KVM")

@@ -79,6 +79,7 @@ def test_network_check_and_fix(tmp_path):
     guest.write("/lib/udev/rules.d/75-persistent-net-generator.rules", "# generator\n")
     guest.write("/etc/network/interfaces", INTERFACES)
     guest.write("/etc/netplan/50-cloud-init.yaml", NETPLAN)
+    guest.write("/etc/default/grub", 'GRUB_CMDLINE_LINUX=""\n')
     report, rc = check_json(guest.root)
     assert rc == 0  # the network does not stop the boot: warnings
     codes = {(f["code"], f["file"], f["line"]) for f in report["findings"] if f["code"].startswith("NET_")}
@@ -89,9 +90,16 @@ def test_network_check_and_fix(tmp_path):
     assert ("NET_STATIC_ADDRESS", "/etc/network/interfaces", 12) in codes
     assert ("NET_MAC_PINNED", "/etc/netplan/50-cloud-init.yaml", 8) in codes
     assert not any("ifcfg-lo" in (f["file"] or "") for f in report["findings"])
+    # eth0 without net.ifnames=0 exists on neither target (and 70-persistent-net names it by MAC)
+    assert ("NET_NAME_BOUND", "/etc/sysconfig/network-scripts/ifcfg-eth0", 10) in codes
+    assert ("NET_NAME_BOUND", "/etc/network/interfaces", 11) in codes
 
     proc = run_imsprep("fix", "--root", guest.root, "--yes", check_rc=0)
-    assert b"50-cloud-init.yaml:8: macaddress" in proc.stdout  # reported, not rewritten
+    assert b"50-cloud-init.yaml:4: addresses: is not rewritten" in proc.stdout  # a static netplan address: reported
+    with open(guest.path("/etc/netplan/50-cloud-init.yaml")) as fh:
+        assert "macaddress" not in fh.read()
+    with open(guest.path("/etc/default/grub")) as fh:
+        assert fh.read() == 'GRUB_CMDLINE_LINUX="net.ifnames=0"\n'
     with open(guest.path("/etc/sysconfig/network-scripts/ifcfg-eth0")) as fh:
         ifcfg = fh.read()
     assert "BOOTPROTO=dhcp\n" in ifcfg and "IPADDR" not in ifcfg and "HWADDR" not in ifcfg and "ONBOOT=yes" in ifcfg
@@ -101,12 +109,13 @@ def test_network_check_and_fix(tmp_path):
     assert not os.path.exists(guest.path("/etc/udev/rules.d/70-persistent-net.rules"))
     assert open(guest.path("/etc/udev/rules.d/75-persistent-net-generator.rules")).read() == ""
     report, _ = check_json(guest.root)
-    assert {f["code"] for f in report["findings"] if f["code"].startswith("NET_")} == {"NET_MAC_PINNED", "NET_STATIC_ADDRESS"}
+    assert {f["code"] for f in report["findings"] if f["code"].startswith("NET_")} == {"NET_STATIC_ADDRESS"}
     assert all(f["file"].startswith("/etc/netplan") for f in report["findings"] if f["code"].startswith("NET_"))
 
     run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
     assert open(guest.path("/etc/sysconfig/network-scripts/ifcfg-eth0")).read() == IFCFG
     assert open(guest.path("/etc/network/interfaces")).read() == INTERFACES
+    assert open(guest.path("/etc/netplan/50-cloud-init.yaml")).read() == NETPLAN
     assert open(guest.path("/etc/udev/rules.d/70-persistent-net.rules")).read() == RULES
     assert not os.path.exists(guest.path("/etc/udev/rules.d/75-persistent-net-generator.rules"))
 
@@ -207,8 +216,11 @@ def test_grub_generator_that_cannot_run_falls_back_to_an_edit(mounted_guest):
     guest.write("/etc/default/grub", 'GRUB_CMDLINE_LINUX=""\nGRUB_DISABLE_LINUX_UUID=true\n')
     guest.executable("/usr/sbin/grub-mkconfig")
     proc = run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json", check_rc=0)
-    kinds = [a["kind"] for a in json.loads(proc.stdout)["plan"]["actions"]]
+    result = json.loads(proc.stdout)
+    kinds = [a["kind"] for a in result["plan"]["actions"]]
     assert "regenerate-grub" in kinds
+    (fallback,) = result["applied"]["fallbacks"]
+    assert fallback.startswith("/boot/grub/grub.cfg: grub-mkconfig could not regenerate it") and "edited in place" in fallback
     with open(guest.path("/boot/grub/grub.cfg")) as fh:
         assert "root=UUID=%s ro  quiet" % ROOT_UUID in fh.read()
     with open(guest.path("/var/log/imsprep/changes.log")) as fh:

@@ -7,7 +7,7 @@ from ..system import System
 
 class PlatformInfo:
     def __init__(self):
-        self.hypervisor: Optional[str] = None  # xen | kvm | other name | none | None (unknown)
+        self.hypervisor: Optional[str] = None  # xen | kvm | qemu (TCG) | other name | none | None (unknown)
         self.evidence: List[str] = []
         self.firmware: str = "bios"
         self.firmware_evidence: str = ""
@@ -21,6 +21,32 @@ class PlatformInfo:
 def _first_line(system: System, path: str) -> str:
     text = system.read_text(path) or ""
     return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+CLOCKSOURCES = "/sys/devices/system/clocksource/clocksource0/available_clocksource"
+
+
+def _detect_virt(system: System) -> Optional[str]:
+    """systemd-detect-virt's own answer (it tells KVM from QEMU/TCG by the CPUID hypervisor leaf)."""
+    if not system.which("systemd-detect-virt"):
+        return None
+    answer = system.run(["systemd-detect-virt", "--vm"], timeout=20).stdout.strip()
+    return answer or None
+
+
+def _qemu_accel(system: System, info: PlatformInfo) -> str:
+    """DMI says QEMU: with KVM acceleration ``kvm``, emulated by TCG ``qemu``. systemd-detect-virt
+    answers that itself; without it, only a KVM host offers the guest the kvm-clock clocksource."""
+    answer = _detect_virt(system)
+    if answer in ("kvm", "qemu"):
+        info.evidence.append("systemd-detect-virt --vm: %s" % answer)
+        return answer
+    clocks = (system.read_text(CLOCKSOURCES) or "").split()
+    if "kvm-clock" in clocks:
+        info.evidence.append("kvm-clock clocksource offered")
+        return "kvm"
+    info.evidence.append("no kvm-clock clocksource: QEMU without KVM (TCG)" if clocks else "no clocksource list: QEMU assumed TCG")
+    return "qemu"
 
 
 def detect_hypervisor(system: System, info: PlatformInfo) -> None:
@@ -41,18 +67,18 @@ def detect_hypervisor(system: System, info: PlatformInfo) -> None:
             dmi[key] = value
             info.evidence.append("dmi %s: %s" % (key, value))
     joined = " ".join(dmi.values()).lower()
-    for needle, name in (("xen", "xen"), ("kvm", "kvm"), ("qemu", "kvm"), ("openstack", "kvm"),
+    for needle, name in (("xen", "xen"), ("kvm", "kvm"), ("qemu", "qemu"), ("openstack", "kvm"),
                          ("huawei cloud", "kvm"), ("amazon ec2", "kvm"), ("google", "kvm"),
                          ("vmware", "vmware"), ("virtualbox", "virtualbox"), ("microsoft", "hyperv"),
                          ("parallels", "parallels")):
         if needle in joined:
-            info.hypervisor = name
+            info.hypervisor = _qemu_accel(system, info) if name == "qemu" else name
             return
     if system.which("systemd-detect-virt"):
         result = system.run(["systemd-detect-virt", "--vm"], timeout=20)
         answer = result.stdout.strip()
         if answer and answer != "none":
-            info.hypervisor = {"qemu": "kvm", "microsoft": "hyperv", "oracle": "virtualbox"}.get(answer, answer)
+            info.hypervisor = {"microsoft": "hyperv", "oracle": "virtualbox"}.get(answer, answer)
             info.evidence.append("systemd-detect-virt --vm: %s" % answer)
             container = system.run(["systemd-detect-virt", "--container"], timeout=20).stdout.strip()
             if container and container != "none":

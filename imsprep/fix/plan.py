@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 
 from .. import __version__
 from ..facts import Facts
+from ..facts.generator import parse_shell_assignments
 from ..facts.kernels import Kernel
 from ..facts.kmod import normalize
 from ..report import render_template
@@ -60,8 +61,10 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
     system = facts.system
     _plan_suites(facts, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
-    plan_devices(facts, plan.actions, plan.problems)
-    plan_network(facts, plan.actions, plan.problems)
+    network: List[Action] = []
+    kernel_args = plan_network(facts, network, plan.problems)
+    plan_devices(facts, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    plan.actions += network
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
     rebuilds: List[Action] = []
@@ -121,22 +124,46 @@ def _rebuild_reasons(facts: Facts, assessment: Assessment, kernel: Kernel) -> Li
     return reasons
 
 
+def _itools_listed(text: str) -> List[str]:
+    """Modules an initramfs-tools ``modules`` file lists (one per line, options after the name)."""
+    return [normalize(line.split("#", 1)[0].split()[0]) for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def _dracut_listed(facts: Facts) -> List[str]:
+    """Drivers the guest's own dracut configuration (not imsprep's drop-in) already adds."""
+    listed: List[str] = []
+    for path in facts.generator.config_files:
+        if path == DRACUT_DROPIN:
+            continue
+        for key, _, value in parse_shell_assignments(facts.system.read_text(path) or ""):
+            if key in ("add_drivers", "force_drivers", "drivers"):
+                listed += [normalize(m) for m in value.split()]
+    return listed
+
+
 def _plan_generator_config(facts: Facts, generator: str, modules: List[str]) -> Optional[Action]:
+    """The managed block / drop-in names each driver once, and none the guest's own lines name
+    already (``xen-blkfront`` there is ``xen_blkfront`` here: names are compared folded)."""
     system = facts.system
     if generator == "dracut":
-        new = render_template("dracut.conf.j2", version=__version__, modules=modules)
+        listed = set(_dracut_listed(facts))
+        wanted = [m for m in modules if m not in listed]
         old = system.read_text(DRACUT_DROPIN)
+        if not wanted and old is None:
+            return None
+        new = render_template("dracut.conf.j2", version=__version__, modules=wanted)
         if old == new:
             return None
         return EditFile(DRACUT_DROPIN, old, new, "dracut adds the XEN/KVM drivers to every initramfs")
     if generator == "initramfs-tools":
-        block = render_template("initramfs-tools-modules.j2", version=__version__, modules=modules)
         old = system.read_text(ITOOLS_MODULES)
         base = ITOOLS_BLOCK.sub("", old or "")
         if base and not base.endswith("\n"):
             base += "\n"
-        new = base + block
-        if old == new:
+        listed = set(_itools_listed(base))
+        wanted = [m for m in modules if m not in listed]
+        new = base + (render_template("initramfs-tools-modules.j2", version=__version__, modules=wanted) if wanted else "")
+        if old == new or (old is None and not wanted):
             return None
         return EditFile(ITOOLS_MODULES, old, new, "initramfs-tools adds the XEN/KVM drivers to every initramfs")
     if generator == "suse-mkinitrd":

@@ -5,7 +5,7 @@ from typing import Callable, Dict, List
 
 from ..errors import UserError
 from ..system import System
-from .actions import ActionFailed
+from .actions import ActionFailed, Applied, ApplyResult
 from .chroot import guest_mounts
 from .journal import Journal
 from .plan import Plan
@@ -48,13 +48,22 @@ class Outcome:
     def __init__(self):
         self.done: List[str] = []
         self.failed: List[str] = []
+        self.fallbacks: List[str] = []  # done, but not the way the plan said first (one line each)
+
+    def add(self, result: ApplyResult) -> None:
+        if isinstance(result, Applied):
+            self.done.append(result.message)
+            self.fallbacks.append(result.fallback)
+        else:
+            self.done.append(result)
 
     def merge(self, other: "Outcome") -> None:
         self.done += other.done
         self.failed += other.failed
+        self.fallbacks += other.fallbacks
 
     def to_dict(self) -> Dict[str, object]:
-        return {"done": self.done, "failed": self.failed}
+        return {"done": self.done, "failed": self.failed, "fallbacks": self.fallbacks}
 
 
 def start_run(system: System, progress: Progress = stderr_progress) -> Journal:
@@ -66,7 +75,7 @@ def start_run(system: System, progress: Progress = stderr_progress) -> Journal:
 
 def finish_run(journal: Journal, outcome: "Outcome") -> None:
     journal.append({"op": "end"})
-    journal.log("fix finished: %d done, %d failed" % (len(outcome.done), len(outcome.failed)))
+    journal.log("fix finished: %d done (%d by a fallback), %d failed" % (len(outcome.done), len(outcome.fallbacks), len(outcome.failed)))
 
 
 def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress = stderr_progress) -> Outcome:
@@ -78,7 +87,7 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
         for action in plan.actions:
             progress("- " + action.summary())
             try:
-                outcome.done.append(action.apply(system, journal, progress))
+                outcome.add(action.apply(system, journal, progress))
             except ActionFailed as exc:
                 message = "%s: FAILED: %s" % (action.summary(), exc)
                 outcome.failed.append(message)

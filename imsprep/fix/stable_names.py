@@ -1,20 +1,36 @@
 """Plan steps that make names stable across hypervisors: kernel device names become UUID= in
 fstab and the boot configuration; persistent NIC rules go; static or MAC-pinned NIC
-configuration becomes DHCP. What cannot be rewritten (unresolvable UUIDs, device.map, netplan,
-NetworkManager) is reported as a problem with its file and line."""
+configuration becomes DHCP; configuration bound to a NIC name the other hypervisor does not give
+matches every wired NIC (networkd, netplan, NetworkManager) or becomes eth0 by DHCP with
+net.ifnames=0 on the kernel command line (interfaces(5), ifcfg). Every change to the kernel
+command line (root=UUID=, net.ifnames=0) goes into one edit per file. What cannot be rewritten
+(unresolvable UUIDs, device.map, static netplan/NetworkManager addresses) is reported as a problem
+with its file and line."""
 
 import re
 from typing import Dict, List, Optional
 
 from ..facts import Facts
 from ..facts.hostdisk import guest_partition_number
-from ..facts.network import GENERATOR_MASK, MAC_KEYS, STATIC_KEYS, read_network
+from ..facts.network import (
+    ANY_WIRED,
+    GENERATOR_MASK,
+    IFNAMES_OFF,
+    MAC_KEYS,
+    STATIC_KEYS,
+    NetIssue,
+    grub_cmdline_var,
+    kernel_names_eth,
+    read_network,
+)
 from ..facts.uuids import UuidResolver
 from .actions import Action, DeleteFile, EditFile, RegenerateGrub
 
 GRUB_GENERATORS = ["grub2-mkconfig", "grub-mkconfig"]
 CMDLINE_DEVICE = re.compile(r"(?<![\w.-])(root|resume)=(/dev/[^\s\"']+)")
 IFACE_STANZA_KEYS = ("address", "netmask", "gateway", "network", "broadcast", "hwaddress")
+NETPLAN_ANY_WIRED = "e*"  # netplan's match: name: takes one glob; en* (udev names) and eth* (net.ifnames=0)
+LINUX_LINE = re.compile(r"^(\s*(?:linux|linux16|linuxefi|kernel)\s+\S+)(.*?)(\s*)$")
 
 
 def device_mapping(facts: Facts, resolver: UuidResolver, problems: List[str]) -> Dict[str, str]:
@@ -82,105 +98,361 @@ def _grubenv_action(facts: Facts, path: str, mapping: Dict[str, str]) -> Optiona
     return EditFile(path, old, padded, "kernelopts by UUID")
 
 
-def plan_devices(facts: Facts, actions: List[Action], problems: List[str]) -> None:
-    if not facts.device_refs:
-        return
+def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kernel_args: Optional[List[str]] = None) -> None:
+    """Device names by UUID in fstab/crypttab and, with ``kernel_args`` (from plan_network), one
+    edit of each boot configuration file for both."""
     system = facts.system
-    resolver = UuidResolver(system)
-    mapping = device_mapping(facts, resolver, problems)
-    for ref in facts.device_refs:
-        if ref.path.endswith("device.map"):
-            problems.append("%s:%d names %s: GRUB 2 does not need device.map; delete it after checking the bootloader "
-                            "still installs" % (ref.path, ref.line, ref.device))
-    for path, field in (("/etc/fstab", 0), ("/etc/crypttab", 1)):
-        action = _fstab_action(facts, mapping, path, field)
-        if action:
-            actions.append(action)
-    if not mapping:
-        return
+    mapping: Dict[str, str] = {}
+    if facts.device_refs:
+        resolver = UuidResolver(system)
+        mapping = device_mapping(facts, resolver, problems)
+        for ref in facts.device_refs:
+            if ref.path.endswith("device.map"):
+                problems.append("%s:%d names %s: GRUB 2 does not need device.map; delete it after checking the bootloader "
+                                "still installs" % (ref.path, ref.line, ref.device))
+        for path, field in (("/etc/fstab", 0), ("/etc/crypttab", 1)):
+            action = _fstab_action(facts, mapping, path, field)
+            if action:
+                actions.append(action)
+    if mapping or kernel_args:
+        plan_boot_cmdline(facts, mapping, kernel_args or [], actions)
+
+
+def add_kernel_args(line: str, args: List[str]) -> str:
+    """A kernel line (grub.cfg linux, menu.lst kernel) with ``args`` appended where missing."""
+    match = LINUX_LINE.match(line.rstrip("\n"))
+    if not match:
+        return line
+    missing = [a for a in args if a not in match.group(2).split()]
+    if not missing:
+        return line
+    return match.group(1) + match.group(2) + " " + " ".join(missing) + match.group(3) + ("\n" if line.endswith("\n") else "")
+
+
+def _cmdline_lines(text: str, args: List[str], pattern: str) -> str:
+    return "".join(add_kernel_args(line, args) if re.match(pattern, line) else line for line in text.splitlines(True))
+
+
+def _default_grub_args(text: str, args: List[str]) -> str:
+    """GRUB_CMDLINE_LINUX (its last assignment) with ``args`` added (the line is added if absent)."""
+    matches = list(re.finditer(r'^(\s*GRUB_CMDLINE_LINUX=)(["\']?)(.*?)\2[ \t]*$', text, re.M))
+    match = matches[-1] if matches else None
+    if match is None:
+        return text + ("" if text.endswith("\n") or not text else "\n") + 'GRUB_CMDLINE_LINUX="%s"\n' % " ".join(args)
+    missing = [a for a in args if a not in match.group(3).split()]
+    if not missing:
+        return text
+    value = (match.group(3) + " " + " ".join(missing)).strip()
+    quote = match.group(2) or '"'
+    return text[:match.start()] + match.group(1) + quote + value + quote + text[match.end():]
+
+
+def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], actions: List[Action]) -> None:
+    """root=/resume= by UUID (``mapping``) and kernel ``args`` (net.ifnames=0): one action per file."""
+    system = facts.system
+    whats = (["root=/resume= by UUID"] if mapping else []) + (["adds %s" % " ".join(args)] if args else [])
+    what = "; ".join(whats)
     default_grub = system.read_text("/etc/default/grub")
+    # the kernel arguments go where GRUB_CMDLINE_LINUX is set last (a grub.d/*.cfg overrides /etc/default/grub)
+    args_file = grub_cmdline_var(system, "GRUB_CMDLINE_LINUX")[1] or "/etc/default/grub"
     if default_grub is not None:
         new = rewrite_cmdline(default_grub, mapping)
-        new = re.sub(r"^(\s*GRUB_DISABLE_LINUX_UUID=)\"?true\"?", r"\1false", new, flags=re.M)
+        if mapping:
+            new = re.sub(r"^(\s*GRUB_DISABLE_LINUX_UUID=)\"?true\"?", r"\1false", new, flags=re.M)
+        if args and args_file == "/etc/default/grub":
+            new = _default_grub_args(new, args)
         if new != default_grub:
-            actions.append(EditFile("/etc/default/grub", default_grub, new, "GRUB passes root=UUID= (regenerated below)"))
+            actions.append(EditFile("/etc/default/grub", default_grub, new, "GRUB's kernel command line: %s (regenerated below)" % what))
+    if args and args_file != "/etc/default/grub":
+        text = system.read_text(args_file) or ""
+        new = _default_grub_args(text, args)
+        if new != text:
+            actions.append(EditFile(args_file, text, new, "GRUB's kernel command line (set last here): adds %s" % " ".join(args)))
     generated = [p for p in facts.boot.files if p.endswith("grub.cfg") and system.is_file(p)]
     generator = next((g for g in GRUB_GENERATORS if system.which(g)), None)
     for path in generated:
         text = system.read_text(path) or ""
-        new = rewrite_cmdline(text, mapping)
+        new = _cmdline_lines(rewrite_cmdline(text, mapping), args, r"^\s*linux(16|efi)?\s")
         if new == text:
             continue
         if generator and default_grub is not None:
-            actions.append(RegenerateGrub(path, generator, text, new))
+            actions.append(RegenerateGrub(path, generator, text, new, what, args, by_uuid=bool(mapping)))
         else:
-            actions.append(EditFile(path, text, new, "root=/resume= by UUID (no grub-mkconfig in the guest)"))
+            actions.append(EditFile(path, text, new, "%s (no grub-mkconfig in the guest)" % what))
     others = [p for p in ("/boot/grub/menu.lst", "/boot/grub/grub.conf") if system.is_file(p) and not system.is_symlink(p)]
-    others += system.glob("/boot/loader/entries/*.conf")
     for path in others:
         text = system.read_text(path) or ""
-        new = rewrite_cmdline(text, mapping)
+        new = _cmdline_lines(rewrite_cmdline(text, mapping), args, r"^\s*kernel\s")
         if new != text:
-            actions.append(EditFile(path, text, new, "root=/resume= by UUID"))
-    for path in ("/boot/grub2/grubenv", "/boot/grub/grubenv"):
-        if system.is_file(path) and not system.is_symlink(path):
-            action = _grubenv_action(facts, path, mapping)
-            if action:
-                actions.append(action)
+            actions.append(EditFile(path, text, new, what))
+    for path in system.glob("/boot/loader/entries/*.conf"):
+        text = system.read_text(path) or ""
+        new = rewrite_cmdline(text, mapping)
+        if args:
+            new = "".join(line.rstrip("\n") + " " + " ".join(a for a in args if a not in line.split()) + "\n"
+                          if line.startswith("options") and any(a not in line.split() for a in args) else line
+                          for line in new.splitlines(True))
+        if new != text:
+            actions.append(EditFile(path, text, new, what))
+    if mapping:
+        for path in ("/boot/grub2/grubenv", "/boot/grub/grubenv"):
+            if system.is_file(path) and not system.is_symlink(path):
+                action = _grubenv_action(facts, path, mapping)
+                if action:
+                    actions.append(action)
 
 
-def _ifcfg_dhcp(text: str) -> str:
+def can_set_cmdline(facts: Facts) -> bool:
+    system = facts.system
+    return system.is_file("/etc/default/grub") or any(p.endswith("grub.cfg") for p in facts.boot.files) or \
+        any(system.is_file(p) for p in ("/boot/grub/menu.lst", "/boot/grub/grub.conf")) or bool(system.glob("/boot/loader/entries/*.conf"))
+
+
+def _ifcfg_dhcp(text: str, rename: Optional[Dict[str, str]] = None) -> str:
     out = []
     has_proto = False
     for line in text.splitlines(True):
-        key = line.split("=", 1)[0].strip()
+        key, _, value = line.partition("=")
+        key = key.strip()
         if key in STATIC_KEYS or key in MAC_KEYS:
             continue
         if key == "BOOTPROTO":
             line = "BOOTPROTO=dhcp\n"
             has_proto = True
+        elif rename and key in ("DEVICE", "NAME"):
+            bare = value.strip().strip("\"'")
+            if bare in rename:
+                line = "%s=%s\n" % (key, rename[bare])
         out.append(line)
     if not has_proto:
         out.append("BOOTPROTO=dhcp\n")
     return "".join(out)
 
 
-def _interfaces_dhcp(text: str, interfaces: List[str]) -> str:
+def _interfaces_dhcp(text: str, interfaces: List[str], rename: Optional[Dict[str, str]] = None) -> str:
+    """interfaces(5): stanzas of ``interfaces`` (and renamed ones) by DHCP, names renamed (with
+    their VLANs/aliases and every option that names them), no MAC."""
+    rename = rename or {}
+    names = re.compile(r"(?<![\w.-])(%s)(?=[\s.:]|$)" % "|".join(re.escape(n) for n in rename)) if rename else None
     out = []
     in_static = False
     for line in text.splitlines(True):
         words = line.split()
-        if words[:1] in (["iface"], ["auto"], ["allow-hotplug"], ["mapping"], ["source"]):
+        if words[:1] in (["iface"], ["auto"], ["allow-hotplug"], ["mapping"], ["source"]) or (words and words[0].startswith("allow-")):
             in_static = False
-        if len(words) >= 4 and words[0] == "iface" and words[1] in interfaces and words[2:4] == ["inet", "static"]:
+        original = words[1] if len(words) >= 2 else ""
+        if names is not None and words and not words[0].startswith("#"):
+            line = names.sub(lambda m: rename[m.group(1)], line)  # type: ignore[index]
+            words = line.split()
+        if len(words) >= 4 and words[0] == "iface" and (original in interfaces or re.split(r"[.:]", original)[0] in rename) \
+                and words[2:4] == ["inet", "static"]:
             line = line.replace("static", "dhcp", 1)
             in_static = True
         elif in_static and words and words[0] in IFACE_STANZA_KEYS:
+            continue
+        elif words[:1] == ["hwaddress"]:
             continue
         out.append(line)
     return "".join(out)
 
 
-def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> None:
+def _networkd_any_wired(text: str) -> str:
+    """[Match] Name=/MACAddress= of a .network file become one Name= matching every wired NIC."""
+    out = []
+    section = ""
+    placed = False
+    for line in text.splitlines(True):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        elif section == "Match" and stripped.split("=", 1)[0].strip() in ("Name", "MACAddress", "PermanentMACAddress"):
+            if not placed:
+                out.append("Name=%s\n" % ANY_WIRED)
+                placed = True
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def _nm_any_ethernet(text: str) -> str:
+    """A NetworkManager keyfile without interface-name= and mac-address=: any ethernet device."""
+    out = []
+    section = ""
+    for line in text.splitlines(True):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        key = stripped.split("=", 1)[0].strip()
+        if (section == "connection" and key == "interface-name") or \
+                (section in ("ethernet", "802-3-ethernet") and key == "mac-address"):
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def _netplan_any_wired(text: str, lines: List[int]) -> str:
+    """Each id under ``ethernets:`` holding one of ``lines`` (1-based) matches every wired NIC:
+    its ``match:`` block and ``set-name:`` give way to ``match: name: "e*"``; the rest is kept."""
+    src = text.splitlines(True)
+
+    def indent_of(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    out: List[str] = []
+    i = 0
+    section: Optional[int] = None
+    id_indent: Optional[int] = None
+    while i < len(src):
+        line = src[i]
+        if not line.strip() or line.lstrip().startswith("#"):
+            out.append(line)
+            i += 1
+            continue
+        indent = indent_of(line)
+        if section is not None and indent <= section:
+            section, id_indent = None, None
+        if section is None:
+            if line.strip().startswith("ethernets:"):
+                section = indent
+            out.append(line)
+            i += 1
+            continue
+        if id_indent is None:
+            id_indent = indent
+        # an id: its block runs to the next line at or above its indentation
+        end = i + 1
+        while end < len(src) and (not src[end].strip() or indent_of(src[end]) > indent):
+            end += 1
+        if not any(i + 1 <= n <= end for n in lines):
+            out += src[i:end]
+            i = end
+            continue
+        body = src[i + 1:end]
+        child = min((indent_of(b) for b in body if b.strip()), default=indent + 4)
+        step = child - indent
+        kept: List[str] = []
+        skip_under: Optional[int] = None
+        for b in body:
+            if skip_under is not None and (not b.strip() or indent_of(b) > skip_under):
+                continue
+            skip_under = None
+            key = b.strip().split(":", 1)[0]
+            if indent_of(b) == child and key in ("match", "set-name"):
+                skip_under = child
+                continue
+            kept.append(b)
+        out.append(line)
+        out.append(" " * child + "match:\n")
+        out.append(" " * (child + step) + 'name: "%s"\n' % NETPLAN_ANY_WIRED)
+        out += kept
+        i = end
+    return "".join(out)
+
+
+def _eth_names(issues: List[NetIssue], system_files: List[str]) -> Dict[str, str]:
+    """Bound names of interfaces(5)/ifcfg configuration -> the ethN each becomes with net.ifnames=0,
+    in the order they appear (the first NIC is eth0); ethN names keep their number."""
+    rename: Dict[str, str] = {}
+    names = []
+    for issue in sorted(issues, key=lambda i: (i.path, i.line or 0)):
+        if issue.kind == "name-bound" and issue.format in ("interfaces", "ifcfg") and issue.interface:
+            if issue.interface not in names:
+                names.append(issue.interface)
+    used = {n for n in names if re.match(r"^eth\d+$", n)}
+    used |= {p.rsplit("ifcfg-", 1)[-1] for p in system_files if re.search(r"ifcfg-eth\d+$", p)}
+    number = 0
+    for name in names:
+        if re.match(r"^eth\d+$", name):
+            rename[name] = name
+            continue
+        while "eth%d" % number in used:
+            number += 1
+        rename[name] = "eth%d" % number
+        used.add(rename[name])
+    return rename
+
+
+def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> List[str]:
+    """Plan the network fixes from the check's facts; return the kernel arguments they need
+    (net.ifnames=0 when configuration was moved to eth0), for plan_devices' boot edits."""
     system = facts.system
-    issues = read_network(system)
-    by_file: Dict[str, List] = {}
+    issues = list(facts.network)
+    settable = can_set_cmdline(facts)
+    eth_on = kernel_names_eth(system, facts.boot)
+    rename = _eth_names(issues, [i.path for i in issues if i.format == "ifcfg"]) if settable else {}
+    if rename and not eth_on:
+        # net.ifnames=0 will go on: a pattern that is neutral today (Name=en*) must match eth0 then
+        known = {(i.path, i.line) for i in issues}
+        issues += [i for i in read_network(system, facts.boot, eth=True) if i.kind == "name-bound"
+                   and i.format in ("networkd", "netplan", "nm") and (i.path, i.line) not in known]
+    by_file: Dict[str, List[NetIssue]] = {}
     for issue in issues:
         by_file.setdefault(issue.path, []).append(issue)
+    kernel_args: List[str] = []
     for path, items in sorted(by_file.items()):
         kinds = {i.kind for i in items}
+        fmt = items[0].format
+        old = system.read_text(path) or ""
         if "persistent-rules" in kinds:
             actions.append(DeleteFile(path, "persistent NIC names would rename the new instance's NIC"))
         elif "rules-generator" in kinds:
             actions.append(EditFile(GENERATOR_MASK, None, "", "an empty rule masks %s, which recreates persistent NIC names" % path))
-        elif "/ifcfg-" in path:
-            old = system.read_text(path) or ""
-            actions.append(EditFile(path, old, _ifcfg_dhcp(old), "the NIC uses DHCP, not a fixed address or MAC"))
-        elif path.startswith("/etc/network/interfaces"):
-            old = system.read_text(path) or ""
-            interfaces = [i.interface for i in items if i.interface]
-            actions.append(EditFile(path, old, _interfaces_dhcp(old, interfaces), "the NIC uses DHCP"))
+        elif "name-rule" in kinds and fmt == "networkd-link":
+            actions.append(DeleteFile(path, "it names a NIC by a MAC address or bus path the new instance does not have"))
+        elif "name-rule" in kinds:
+            lines = {i.line for i in items}
+            new = "".join("# imsprep: disabled, names a NIC by its MAC/bus path: " + line if number in lines else line
+                          for number, line in enumerate(old.splitlines(True), 1))
+            actions.append(EditFile(path, old, new, "udev rules naming a NIC by its MAC/bus path are disabled"))
+        elif fmt == "ifcfg":
+            bound = [i.interface for i in items if i.kind == "name-bound" and i.interface in rename]
+            new = _ifcfg_dhcp(old, rename if bound else None)
+            target = path
+            if bound and rename[bound[0]] != bound[0]:
+                target = path.rsplit("ifcfg-", 1)[0] + "ifcfg-" + rename[bound[0]]
+            if bound:
+                kernel_args = [IFNAMES_OFF]
+            elif any(i.kind == "name-bound" for i in items):
+                problems.append("%s: bound to %s and there is no boot configuration to add %s to: configure the NIC by "
+                                "hand" % (path, next(i.interface for i in items if i.kind == "name-bound"), IFNAMES_OFF))
+            if target != path:
+                actions.append(EditFile(target, None, new, "the NIC is %s by DHCP (was %s): with %s every hypervisor's "
+                                        "first NIC is %s" % (rename[bound[0]], path, IFNAMES_OFF, rename[bound[0]])))
+                actions.append(DeleteFile(path, "replaced by %s" % target))
+            elif new != old:
+                actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC"))
+        elif fmt == "interfaces":
+            static = [i.interface for i in items if i.kind == "static" and i.interface]
+            bound = {i.interface: rename[i.interface] for i in items if i.kind == "name-bound" and i.interface in rename}
+            unplaced = [i for i in items if i.kind == "name-bound" and i.interface not in rename]
+            for item in unplaced:
+                problems.append("%s:%s: bound to %s and there is no boot configuration to add %s to: configure the NIC "
+                                "by hand" % (path, item.line, item.interface, IFNAMES_OFF))
+            new = _interfaces_dhcp(old, static, bound)
+            if bound:
+                kernel_args = [IFNAMES_OFF]
+            if new != old:
+                why = "the NIC uses DHCP" + ("; %s becomes %s (%s on the kernel command line)" % (
+                    ", ".join(sorted(bound)), ", ".join(bound[n] for n in sorted(bound)), IFNAMES_OFF) if bound else "")
+                actions.append(EditFile(path, old, new, why))
+        elif fmt == "networkd" and kinds & {"name-bound", "mac-pinned"}:
+            actions.append(EditFile(path, old, _networkd_any_wired(old), "match every wired NIC (Name=%s), "
+                                    "whatever the hypervisor names it" % ANY_WIRED))
+        elif fmt == "netplan" and kinds & {"name-bound", "mac-pinned"}:
+            new = _netplan_any_wired(old, [i.line for i in items if i.kind in ("name-bound", "mac-pinned") and i.line])
+            if new != old:
+                actions.append(EditFile(path, old, new, 'match every wired NIC (match: name: "%s")' % NETPLAN_ANY_WIRED))
+            for item in items:
+                if item.kind == "static":
+                    problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
+        elif fmt == "nm" and kinds & {"name-bound", "mac-pinned"}:
+            actions.append(EditFile(path, old, _nm_any_ethernet(old), "the profile applies to any ethernet NIC "
+                                    "(no interface-name=, no mac-address=)"))
+            for item in items:
+                if item.kind == "static":
+                    problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
         else:
             for item in items:
                 problems.append("%s:%s: %s is not rewritten automatically: use DHCP and no MAC match for the primary NIC"
                                 % (path, item.line, item.text))
+    return [] if eth_on else kernel_args

@@ -165,6 +165,8 @@ def platform_findings(facts: Facts) -> List[Finding]:
         message += ": uninstall PV drivers first, then add both XEN and KVM drivers"
     elif hv == "kvm":
         message += ": KVM drivers are needed; XEN drivers keep the image usable on XEN"
+    elif hv == "qemu":
+        message += ": QEMU without KVM acceleration (TCG) gives the guest the same virtio devices as KVM"
     return [Finding("HYPERVISOR", INFO, ["kvm", "xen"], message, "", blocking=False)]
 
 
@@ -177,6 +179,18 @@ NETWORK_WHY = {
                "configure the NIC for DHCP"),
     "mac-pinned": ("NET_MAC_PINNED", "the configuration is tied to this machine's MAC address",
                    "remove the MAC address from the NIC configuration"),
+    "name-rule": ("NET_NAME_RULE", "the new instance's NIC has another MAC address and bus path, so it keeps the name "
+                  "udev gives it and configuration that expects this name finds no NIC",
+                  "remove the rule (imsprep fix does)"),
+    "name-bound": ("NET_NAME_BOUND", "", ""),
+}
+NIC_NAME_ON = {"xen": "a Xen vif is enX0 (eth0 with older udev)", "kvm": "a virtio-net NIC is ens2, ens3 or enp1s0 by its slot"}
+NAME_REMEDY = {
+    "networkd": "match every wired NIC: [Match] Name=en* eth* (imsprep fix does; DHCP stays)",
+    "netplan": 'match every wired NIC: match: name: "e*" instead of the name or MAC (imsprep fix does)',
+    "nm": "remove interface-name= so the profile applies to any ethernet NIC (imsprep fix does)",
+    "interfaces": "configure eth0 by DHCP and boot with net.ifnames=0, as cloud images do (imsprep fix does)",
+    "ifcfg": "configure eth0 (DEVICE=eth0, ifcfg-eth0) by DHCP and boot with net.ifnames=0, as cloud images do (imsprep fix does)",
 }
 
 
@@ -184,7 +198,11 @@ def network_findings(facts: Facts) -> List[Finding]:
     findings = []
     for issue in facts.network:
         code, why, remedy = NETWORK_WHY[issue.kind]
+        if issue.kind == "name-bound":
+            why = "bound to the interface name %s, which the NIC will not have: %s" % (
+                issue.interface, "; ".join(NIC_NAME_ON[t] for t in issue.targets))
+            remedy = NAME_REMEDY.get(issue.format, "match the NIC by a pattern every wired NIC matches (en* eth*)")
         where = "%s:%d" % (issue.path, issue.line) if issue.line else issue.path
-        findings.append(Finding(code, WARNING, ["kvm", "xen"], "%s (%s): %s" % (where, issue.text, why), remedy,
+        findings.append(Finding(code, WARNING, issue.targets, "%s (%s): %s" % (where, issue.text, why), remedy,
                                 file=issue.path, line=issue.line))
     return findings
