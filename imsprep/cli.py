@@ -261,7 +261,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
             out.write("dry run: nothing was changed\n")
         data = report.build(assessment)
     if args.format == "json":
-        result = {"plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
+        result = {"schema": "imsprep-fix/1", "plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         if outcome is not None:

@@ -7,8 +7,40 @@ import time
 from typing import List
 
 from . import __version__
-from .cli import EPILOG, build_parser
+from .cli import build_parser
 from .config import DEFAULT_PATH
+
+EXIT_STATUS = [
+    (0, "ready for every requested target (check), or fixed and ready (fix); rollback done"),
+    (1, "not ready for at least one requested target, or an action of fix failed"),
+    (2, "usage error or bad input: unknown option, unreadable --root or --image, bad imsprep.conf, "
+        "lock held by another run, no terminal to confirm on without --yes"),
+    (3, "internal error (a bug in imsprep: please report it with the output of -vv)"),
+]
+
+ENVIRONMENT = [
+    ("IMSPREP_CONFIG", "read the configuration from this file instead of %s" % DEFAULT_PATH),
+    ("IMSPREP_DATA_DIR", "read the knowledge base (checks/) and templates (templates/) from this directory "
+                         "instead of the ones installed with imsprep"),
+    ("NO_COLOR", "when set and not empty, no colour in text output (--color always still colours)"),
+    ("TERM", "when dumb, no colour in text output unless --color always is given"),
+]
+
+FILES = [
+    (DEFAULT_PATH, "defaults for targets, extra_drivers and ignore_suites; command line options override them"),
+    ("/etc/imsprep/cloud-init.conf", "mode=check (the default) or mode=fix: what the cloud-init hook runs at an "
+                                     "instance's first boot"),
+    ("/var/lib/imsprep/runs/", "journals and backups of fix runs, one directory per run, used by rollback"),
+    ("/var/lib/imsprep/lock", "keeps two fix or rollback runs on the same guest apart; names the holder"),
+    ("/var/log/imsprep/changes.log", "every change fix and rollback made, in plain words"),
+    ("/var/log/imsprep/cloud-init.log", "output and exit code of every run of the cloud-init hook"),
+    ("/var/cache/imsprep/", "cached initramfs listings (check --no-cache ignores them)"),
+    ("/usr/lib/imsprep/cloud-init-hook", "the cloud-init per-instance hook; imsprep-cloud-hook.service copies it to "
+                                         "/var/lib/cloud/scripts/per-instance/imsprep at every boot"),
+]
+
+SEE_ALSO = [("dracut", "8"), ("mkinitramfs", "8"), ("update-initramfs", "8"), ("grub-mkconfig", "8"),
+            ("cloud-init", "1"), ("virt-v2v", "1"), ("virt-sysprep", "1")]
 
 
 def _roff(text: str) -> str:
@@ -43,15 +75,15 @@ def render() -> str:
         lines += [".SH %s" % name.upper(), _roff(command.description or ""), ".SS Options"]
         lines += _options(command)
     lines += [".SH EXIT STATUS"]
-    for line in EPILOG.splitlines()[1:]:
-        code, _, meaning = line.strip().partition("  ")
-        lines += [".TP", "\\fB%s\\fR" % code, _roff(meaning.strip())]
-    lines += [".SH FILES",
-              ".TP", "\\fI%s\\fR" % _roff(DEFAULT_PATH),
-              "defaults for targets, extra_drivers and ignore_suites; command line options override them",
-              ".TP", "\\fI/var/lib/imsprep/runs/\\fR", "journals and backups of fix runs, used by rollback",
-              ".TP", "\\fI/var/log/imsprep/changes.log\\fR", "every change fix and rollback made",
-              ".TP", "\\fI/var/cache/imsprep/\\fR", "cached initramfs listings"]
+    for code, meaning in EXIT_STATUS:
+        lines += [".TP", "\\fB%d\\fR" % code, _roff(meaning)]
+    lines += [".SH ENVIRONMENT"]
+    for name, meaning in ENVIRONMENT:
+        lines += [".TP", "\\fB%s\\fR" % _roff(name), _roff(meaning)]
+    lines += [".SH FILES"]
+    for path, meaning in FILES:
+        lines += [".TP", "\\fI%s\\fR" % _roff(path), _roff(meaning)]
+    lines += [".SH SEE ALSO", ",\n".join("\\fB%s\\fR(%s)" % (_roff(name), section) for name, section in SEE_ALSO)]
     return "\n".join(lines) + "\n"
 
 

@@ -77,3 +77,47 @@ def test_man_page_renders_without_warnings(tmp_path):
     proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(path)], capture_output=True, cwd=REPO,
                           env=dict(os.environ, LC_ALL="C.UTF-8"))
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
+
+
+def _section(page, name):
+    """The roff source of one .SH section, with roff's escaped hyphens plain again."""
+    text = page.replace("\\-", "-")
+    start = text.index(".SH %s\n" % name)
+    end = text.find("\n.SH ", start + 1)
+    return text[start:end if end != -1 else len(text)]
+
+
+def test_man_page_environment_files_exit_status_see_also():
+    page = render()
+    environment = _section(page, "ENVIRONMENT")
+    for name in ("IMSPREP_CONFIG", "NO_COLOR", "TERM"):
+        assert "\\fB%s\\fR" % name in environment, name
+    files = _section(page, "FILES")
+    for path in ("/etc/imsprep/imsprep.conf", "/etc/imsprep/cloud-init.conf", "/var/lib/imsprep/runs",
+                 "/var/lib/imsprep/lock", "/var/log/imsprep/changes.log", "/var/log/imsprep/cloud-init.log",
+                 "/var/cache/imsprep", "/usr/lib/imsprep/cloud-init-hook"):
+        assert "\\fI" + path in files, path
+    status = _section(page, "EXIT STATUS")
+    codes = [line for line in status.splitlines() if line.startswith("\\fB")]
+    assert codes == ["\\fB0\\fR", "\\fB1\\fR", "\\fB2\\fR", "\\fB3\\fR"]
+    assert "not ready" in status and "internal error" in status
+    see_also = _section(page, "SEE ALSO")
+    for ref in ("dracut(8)", "mkinitramfs(8)", "update-initramfs(8)", "grub-mkconfig(8)", "cloud-init(1)",
+                "virt-v2v(1)", "virt-sysprep(1)"):
+        name, _, section = ref.partition("(")
+        assert "\\fB%s\\fR(%s" % (name, section) in see_also, ref
+
+
+@pytest.mark.skipif(not shutil.which("man"), reason="man-db not installed")
+def test_man_page_reads_with_man(tmp_path):
+    """What an admin sees with `man -l`: every section, nothing garbled, no warning from the formatter."""
+    path = tmp_path / "imsprep.8"
+    path.write_text(render())
+    proc = subprocess.run(["man", "-l", "--warnings=all", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="200", MAN_KEEP_FORMATTING="",
+                                                            PAGER="cat", MANPAGER="cat"))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "CHECK", "FIX", "ROLLBACK", "EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"):
+        assert "\n" + heading + "\n" in proc.stdout, heading
+    assert "virt-sysprep(1)" in proc.stdout and "/var/lib/imsprep/lock" in proc.stdout
+    assert "\\f" not in proc.stdout and "\\-" not in proc.stdout  # no escape printed raw

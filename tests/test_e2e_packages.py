@@ -21,15 +21,33 @@ def deb(tmp_path_factory):
     return str(next(out.glob("imsprep_*_all.deb")))
 
 
-def test_deb_contents(deb):
+def test_deb_contents(deb, tmp_path):
     listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True).stdout
     for path in ("./usr/bin/imsprep", "/imsprep/kb/drivers.json", "/imsprep/templates/report.txt.j2",
                  "./usr/share/man/man8/imsprep.8.gz", "./etc/imsprep/imsprep.conf",
-                 "./usr/lib/imsprep/cloud-init-hook", "./lib/systemd/system/imsprep-cloud-hook.service"):
+                 "./usr/lib/imsprep/cloud-init-hook", "./lib/systemd/system/imsprep-cloud-hook.service",
+                 "./etc/logrotate.d/imsprep", "./usr/share/bash-completion/completions/imsprep",
+                 "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json"):
         assert path in listing, path
+    modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines()}
+    assert modes["./var/lib/imsprep/"] == "drwx------"
     info = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True, text=True, check=True).stdout
-    for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "python3-sh", "initramfs-tools | dracut"):
+    for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "python3-sh", "initramfs-tools | dracut", "util-linux (>= "):
         assert dep in info
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", deb, str(control)], check=True)
+    postinst = (control / "postinst").read_text()
+    assert "deb-systemd-helper enable 'imsprep-cloud-hook.service'" in postinst
+    assert "rm -rf /var/lib/imsprep /var/log/imsprep /var/cache/imsprep" in (control / "postrm").read_text()
+
+
+@pytest.mark.skipif(not shutil.which("lintian"), reason="needs lintian (tests/setup-deps.sh)")
+def test_deb_is_lintian_clean(deb):
+    """No error or warning at lintian's default level; info, pedantic and experimental findings are
+    fixed or overridden with the reason given in packaging/debian/LINTIAN.md."""
+    proc = subprocess.run(["lintian", "-EvIL", "+pedantic", deb], capture_output=True, text=True)
+    tags = [line for line in proc.stdout.splitlines() if line[:3] in ("E: ", "W: ", "I: ", "P: ", "X: ")]
+    assert proc.returncode == 0 and tags == [], proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("suite", ["bullseye", "bookworm", "trixie"])
@@ -42,6 +60,21 @@ def test_deb_installs_and_checks_in_each_debian_release(deb, tmp_path, suite):
         guests.run(["chroot", root, "apt-get", "install", "-y", "-q", "/tmp/" + os.path.basename(deb)])
         proc = subprocess.run(["chroot", root, "imsprep", "check", "--format", "json"], capture_output=True)
         man = subprocess.run(["chroot", root, "test", "-s", "/usr/share/man/man8/imsprep.8.gz"])
+        # the completion works with this release's bash
+        completion = subprocess.run(["chroot", root, "bash", "--norc", "--noprofile", "-c",
+                                     "source /usr/share/bash-completion/completions/imsprep && complete -p imsprep"],
+                                    capture_output=True, text=True)
+        mode = os.stat(os.path.join(root, "var", "lib", "imsprep")).st_mode & 0o7777
+        # purge takes the state, the records and the cache along
+        for path in ("var/lib/imsprep/lock", "var/log/imsprep/changes.log", "var/cache/imsprep/initramfs-1/x.json"):
+            os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+            with open(os.path.join(root, path), "w") as fh:
+                fh.write("left by a run\n")
+        guests.run(["chroot", root, "apt-get", "purge", "-y", "-q", "imsprep"])
+    assert completion.returncode == 0 and " imsprep" in completion.stdout, completion.stderr
+    assert mode == 0o700
+    for path in ("var/lib/imsprep", "var/log/imsprep", "var/cache/imsprep", "etc/imsprep", "usr/lib/imsprep"):
+        assert not os.path.exists(os.path.join(root, path)), path
     assert proc.returncode in (0, 1), proc.stderr.decode()
     report = json.loads(proc.stdout)
     validate_report(report)

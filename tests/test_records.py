@@ -1,0 +1,136 @@
+"""The published JSON schemas (schema/*.json, shipped in the wheel as imsprep/schema) against real
+output of `imsprep fix --format json`, dry run and applied, and the compatibility promise they make:
+fields may be added within a version, so no object may forbid unknown keys."""
+
+import copy
+import glob
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import jsonschema
+import pytest
+from conftest import REPO, run_imsprep, validate_report
+from referencing import Registry, Resource
+from test_check_fake import debian_guest
+
+SCHEMAS = os.path.join(REPO, "schema")
+
+
+def load(name):
+    with open(os.path.join(SCHEMAS, name)) as fh:
+        return json.load(fh)
+
+
+def fix_validator():
+    report, fix = load("report-v1.json"), load("fix-v1.json")
+    registry = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in (report, fix)])
+    return jsonschema.Draft202012Validator(fix, registry=registry)
+
+
+def validate_fix(result):
+    fix_validator().validate(result)
+
+
+def blocked_guest(tmp_path):
+    """A Debian guest whose drivers a PV suite's modprobe rule blocks: fix comments the rule out."""
+    guest, _ = debian_guest(tmp_path / "g")
+    guest.write("/etc/modprobe.d/pv.conf", "# left by a PV suite\nblacklist xen_blkfront\ninstall virtio_blk /bin/true\n")
+    return guest
+
+
+def test_schemas_are_valid_and_ids_match_file_names():
+    for path in sorted(glob.glob(os.path.join(SCHEMAS, "*.json"))):
+        with open(path) as fh:
+            schema = json.load(fh)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["$id"].endswith("/schema/" + os.path.basename(path))
+
+
+def test_promise_and_additional_properties_agree():
+    """'fields may be added within a version': so no object of any schema says additionalProperties false."""
+    def walk(node, where):
+        if isinstance(node, dict):
+            assert node.get("additionalProperties", True) is not False, where
+            for key, value in node.items():
+                walk(value, where + "/" + key)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, "%s/%d" % (where, i))
+    for name in ("report-v1.json", "fix-v1.json"):
+        schema = load(name)
+        assert "fields may be added" in schema["description"]
+        walk(schema, name)
+
+
+def test_dry_run_json_follows_fix_schema(tmp_path):
+    guest = blocked_guest(tmp_path)
+    proc = run_imsprep("fix", "--root", guest.root, "--dry-run", "--format", "json")
+    assert proc.returncode == 1, proc.stderr.decode()[-2000:]
+    result = json.loads(proc.stdout.decode())
+    validate_fix(result)
+    validate_report(result["report"])
+    assert result["schema"] == "imsprep-fix/1" and result["applied"] is None
+    assert [a["kind"] for a in result["plan"]["actions"]] == ["edit-file"]
+    assert "-blacklist xen_blkfront" in result["plan"]["actions"][0]["diff"]
+    assert result["report"]["ready"] is False
+
+
+def test_applied_fix_json_follows_fix_schema(tmp_path):
+    guest = blocked_guest(tmp_path)
+    proc = run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    result = json.loads(proc.stdout.decode())
+    validate_fix(result)
+    assert result["schema"] == "imsprep-fix/1"
+    assert len(result["applied"]["done"]) == 1 and result["applied"]["failed"] == []
+    assert result["report"]["ready"] is True and result["report"]["exit_code"] == 0
+
+
+def test_schemas_accept_added_fields_and_reject_broken_output(tmp_path):
+    guest = blocked_guest(tmp_path)
+    result = json.loads(run_imsprep("fix", "--root", guest.root, "--dry-run", "--format", "json").stdout.decode())
+    grown = copy.deepcopy(result)
+    grown["duration_s"] = 1.5
+    grown["plan"]["actions"][0]["seconds"] = 0.1
+    grown["report"]["hostname"] = "web01"
+    grown["report"]["findings"][0]["added_in_1_1"] = True
+    grown["report"]["kernels"][0]["added_too"] = []
+    validate_fix(grown)  # a newer 1.x reader's fields: still version 1
+    validator = fix_validator()
+    for breakage in (lambda r: r.pop("plan"), lambda r: r.__setitem__("schema", "imsprep-fix/2"),
+                     lambda r: r.__setitem__("applied", {"done": "all"}), lambda r: r["plan"]["actions"][0].pop("kind"),
+                     lambda r: r["report"].pop("verdict"), lambda r: r["report"].__setitem__("ready", "yes")):
+        broken = copy.deepcopy(result)
+        breakage(broken)
+        assert not validator.is_valid(broken)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(REPO, ".git")) and not os.path.isfile(os.path.join(REPO, ".git")),
+                    reason="needs the git checkout (the wheel is built from its tracked files)")
+def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, stdout=subprocess.PIPE, check=True).stdout.split(b"\0")
+    subprocess.run(["cp", "--parents", "-t", str(src)] + [f.decode() for f in files if f and os.path.exists(os.path.join(REPO, f.decode()))],
+                   cwd=REPO, check=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("imsprep-*.whl"))
+    names = zipfile.ZipFile(str(wheel)).namelist()
+    for name in ("imsprep/schema/report-v1.json", "imsprep/schema/fix-v1.json", "imsprep/completion.py"):
+        assert name in names, name
+    with zipfile.ZipFile(str(wheel)) as whl:
+        assert json.loads(whl.read("imsprep/schema/fix-v1.json")) == load("fix-v1.json")
+    # the RPM is built from the sdist
+    proc = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))",
+                           str(tmp_path / "sdist")], cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with tarfile.open(str(tmp_path / "sdist" / proc.stdout.split()[-1])) as sdist:
+        names = ["/".join(n.split("/")[1:]) for n in sdist.getnames()]
+    for name in ("schema/report-v1.json", "schema/fix-v1.json", "imsprep/completion.py"):
+        assert name in names, name
