@@ -170,7 +170,7 @@ def test_second_fix_refuses_while_the_lock_is_held(broken_itools):
 
 def test_no_terminal_and_no_yes_refuses(broken_itools):
     root, reference = broken_itools
-    proc = subprocess.run(["python3", "-m", "imsprep", "fix", "--root", root], stdin=subprocess.DEVNULL, capture_output=True,
+    proc = subprocess.run(["python3", "-m", "imsprep", "fix", "--root", root], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 2 and b"refusing to change anything without --yes" in proc.stderr
     assert guests.tree_differences(reference, root, exclude=("var/lib/imsprep",)) == []
