@@ -64,16 +64,21 @@ def archive_for(downloads, pin):
     return path
 
 
-def python_members(path, module):
-    """(name inside the pyz, bytes) of the importable pure-Python files of one release."""
+def python_members(path, module, licenses=False):
+    """(name inside the pyz, bytes) of the importable pure-Python files of one release; with
+    ``licenses``, its license files too, as licenses/<module>/<file>."""
     out = []
     if path.endswith(".whl"):
         with zipfile.ZipFile(path) as zf:
             for name in zf.namelist():
                 top = name.split("/")[0]
-                if ".dist-info" in top or ".data" in top:
+                if top.endswith(".dist-info"):
+                    if licenses and os.path.basename(name).upper().startswith(("LICENSE", "COPYING")):
+                        out.append(("licenses/%s/%s" % (module, os.path.basename(name)), zf.read(name)))
                     continue
-                if name.endswith((".py", ".typed")) or name.endswith("LICENSE.rst"):
+                if ".data" in top:
+                    continue
+                if name.endswith((".py", ".typed")):
                     out.append((name, zf.read(name)))
     else:
         with tarfile.open(path) as tf:
@@ -81,7 +86,21 @@ def python_members(path, module):
                 parts = member.name.split("/")
                 if member.isfile() and len(parts) == 2 and parts[1] == module + ".py":
                     out.append((parts[1], tf.extractfile(member).read()))
+                elif licenses and member.isfile() and len(parts) == 2 and parts[1].upper().startswith(("LICENSE", "COPYING")):
+                    out.append(("licenses/%s/%s" % (module, parts[1]), tf.extractfile(member).read()))
     return out
+
+
+def vendor(target, downloads):
+    """The same pure-Python dependencies, as a directory (the RPM bundles them from it)."""
+    fetch(downloads)
+    for pin in pins():
+        for name, data in python_members(archive_for(downloads, pin), pin.split("==")[0].lower(), licenses=True):
+            path = os.path.join(target, *name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+    return target
 
 
 def imsprep_members():
@@ -132,7 +151,11 @@ def main(argv=None):
     parser.add_argument("-o", "--output", default=os.path.join(REPO, "imsprep.pyz"))
     parser.add_argument("--downloads", default=os.path.join(tempfile.gettempdir(), "imsprep-pyz-downloads"),
                         help="where the pinned releases are fetched to and reused from")
+    parser.add_argument("--vendor", metavar="DIR", help="write the dependencies (and their licenses) to DIR instead")
     args = parser.parse_args(argv)
+    if args.vendor:
+        print(vendor(args.vendor, args.downloads))
+        return 0
     path = build(args.output, args.downloads)
     print("%s: %d bytes" % (path, os.path.getsize(path)))
     return 0
