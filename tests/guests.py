@@ -22,7 +22,6 @@ import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 
-
 def _host_mirror() -> str:
     """Debian's mirror as this host's apt is configured (deb822 ``*.sources`` first, then
     ``sources.list``): the guests are built from the same place the host installs from."""
