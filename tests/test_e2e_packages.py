@@ -62,10 +62,10 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
                  "/etc/imsprep/imsprep.conf", "/var/lib/cloud/scripts/per-instance/imsprep", "/var/lib/imsprep"):
         assert path in files, path
     requires = subprocess.run(["rpm", "-qpR", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
-    for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "dracut"):
+    for dep in ("python3-psutil", "python3-jinja2", "dracut"):
         assert dep in requires
     provides = subprocess.run(["rpm", "-qp", "--provides", rpm], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
-    assert "python3-sh" not in requires and "bundled(python3-sh) = 1.14.3" in provides
+    assert "python3-sh" not in requires and "bundled(python3-sh) = 1.14.3" in provides and "bundled(python3-distro) = 1.9.0" in provides
     config = subprocess.run(["rpm", "-qp", "--configfiles", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
     assert "/etc/imsprep/imsprep.conf" in config
     # the payload runs: unpack it and check the sample guest with Debian's python3

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 PY36 = os.path.join(REPO, ".venv36", "bin", "python")
-REQUIRED = os.environ.get("IMSPREP_REQUIRE_PY36") == "1"  # set by tests/run-pythons.sh: a missing venv fails
+REQUIRED = os.environ.get("IMSPREP_REQUIRE_PYTHONS") == "1"  # set by tests/run-pythons.sh: a missing venv fails
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("debootstrap"),

@@ -126,3 +126,33 @@ def test_rpmlint_has_no_error_that_applies(rpms):
     with open(os.path.join(REPO, "packaging", "rpm", "DEPENDENCIES.md")) as fh:
         notes = fh.read()
     assert all(name in notes for name in ACCEPTED_ERRORS)
+
+
+@pytest.mark.parametrize("target", ["el8", "el9"])
+def test_payload_with_the_targets_library_versions(rpms, target, tmp_path):
+    """The .el8/.el9 payload (its bundled sh and distro) with the distribution's jinja2, markupsafe and
+    psutil at RHEL 8/9's versions (tests/requirements-elNlibs.txt, in .venv-elNlibs made by
+    tests/run-pythons.sh) gives the source tree's report, plan and dry run."""
+    python = os.path.join(REPO, ".venv-%slibs" % target, "bin", "python")
+    if not os.path.exists(python):
+        if os.environ.get("IMSPREP_REQUIRE_PYTHONS") == "1":
+            pytest.fail("%s is missing: tests/run-pythons.sh makes it" % python)
+        pytest.skip("no .venv-%slibs (tests/run-pythons.sh makes it)" % target)
+    subprocess.run("rpm2cpio %s | cpio -idm --quiet" % rpms[target], shell=True, cwd=str(tmp_path), check=True)
+    with open(str(tmp_path / "usr" / "bin" / "imsprep")) as fh:
+        code = fh.read().replace("/usr/share/imsprep", str(tmp_path / "usr" / "share" / "imsprep"))
+    versions = subprocess.run([python, "-c", "import jinja2, psutil; print(jinja2.__version__, psutil.__version__)"],
+                              stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
+    with open(os.path.join(REPO, "tests", "requirements-%slibs.txt" % target)) as fh:
+        pinned = fh.read()
+    assert "jinja2==%s" % versions[0] in pinned and "psutil==%s" % versions[1] in pinned
+    for args in (["check", "--root", SAMPLE], ["check", "--root", SAMPLE, "--format", "json"], ["fix", "--root", SAMPLE, "--dry-run"]):
+        ours = subprocess.run([python, "-c", code] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              env={"PATH": "/usr/bin:/bin", "IMSPREP_CONFIG": "/nonexistent", "NO_COLOR": "1"})
+        reference = run_imsprep(*args)
+        assert ours.returncode == reference.returncode == 1, ours.stderr[-3000:]
+        assert ours.stdout == reference.stdout.decode(), args
+    live = subprocess.run([python, "-c", code, "check", "-v", "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "IMSPREP_CONFIG": "/nonexistent"})
+    assert live.returncode in (0, 1) and "Traceback" not in live.stderr, live.stderr[-3000:]
+    assert "psutil not available" not in live.stderr  # the distribution's psutil is used
