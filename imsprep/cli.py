@@ -1,7 +1,6 @@
 """Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 error."""
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -211,6 +210,16 @@ def render_plan(system: System, targets: List[str], plan: "Plan") -> str:  # noq
                                   targets=targets, plan=plan.to_dict())
 
 
+class _NoLock:
+    """contextlib.nullcontext, which Python 3.6 lacks."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def cmd_fix(args: argparse.Namespace) -> int:
     with guest_system(args, writable=not args.dry_run) as system:
         return _fix(args, system)
@@ -225,7 +234,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
     targets = targets_of(args.target, config)
     knowledge = knowledge_for(config)
     # a dry run is read-only, like check: it takes no lock and writes nothing
-    with (contextlib.nullcontext() if args.dry_run else Lock(system, "fix")):
+    with (_NoLock() if args.dry_run else Lock(system, "fix")):
         facts = gather(system, knowledge)
         assessment = assess(facts, targets)
         plan = build_plan(facts, assessment, config.ignore_suites)

@@ -2,10 +2,12 @@
 
 The data ships inside the package (``imsprep/kb`` in a wheel, mapped from ``checks/`` in the
 source tree) and in ``/usr/share/imsprep/checks`` for distro packages; ``IMSPREP_DATA_DIR``
-overrides both (tests, development)."""
+overrides both (tests, development). Inside the zipapp (imsprep.pyz) there is no directory:
+the files are read from the archive with pkgutil.get_data."""
 
 import json
 import os
+import pkgutil
 from typing import Any, Dict, List, Optional
 
 from .errors import UserError
@@ -30,7 +32,22 @@ def find_data_dir(kind: str) -> str:
     for directory in data_dirs(kind):
         if os.path.isdir(directory) and any(n.endswith((".json", ".j2")) for n in os.listdir(directory)):
             return directory
+    if in_zipapp():
+        return os.path.join(_HERE, {"checks": "kb", "templates": "templates"}[kind])
     raise UserError("imsprep's %s data was not found (looked in %s); reinstall imsprep" % (kind, ", ".join(data_dirs(kind))))
+
+
+def in_zipapp() -> bool:
+    return hasattr(globals().get("__loader__"), "archive")  # a zipimport.zipimporter
+
+
+def packaged_text(kind: str, name: str) -> Optional[str]:
+    """A data file from inside the zipapp, or None."""
+    try:
+        data = pkgutil.get_data(__name__.rpartition(".")[0], "%s/%s" % ({"checks": "kb", "templates": "templates"}[kind], name))
+    except OSError:
+        return None
+    return data.decode("utf-8") if data is not None else None
 
 
 class Knowledge:
@@ -44,6 +61,8 @@ class Knowledge:
     def _load(self, name: str) -> Dict[str, Any]:
         path = os.path.join(self.directory, name)
         try:
+            if not os.path.isdir(self.directory) and in_zipapp():
+                return json.loads(packaged_text("checks", name) or "")
             with open(path) as fh:
                 return json.load(fh)
         except (OSError, ValueError) as exc:

@@ -1,12 +1,13 @@
 """The report: one dictionary (the JSON output, schema ``schema/report-v1.json``) from which
 the text output is rendered with a jinja2 template."""
 
+import os
 import re
 from typing import Dict
 
 from . import __version__
 from .facts import Facts
-from .knowledge import find_data_dir
+from .knowledge import find_data_dir, packaged_text
 from .rules import Assessment
 
 SCHEMA_ID = "imsprep-report/1"
@@ -104,8 +105,13 @@ def build(assessment: Assessment) -> Dict[str, object]:
 def _environment() -> "jinja2.Environment":  # noqa: F821
     import jinja2  # only for text output: JSON runs do not pay for it
 
+    directory = find_data_dir("templates")
+    if os.path.isdir(directory):
+        loader = jinja2.FileSystemLoader(directory)
+    else:  # inside the zipapp
+        loader = jinja2.FunctionLoader(lambda name: packaged_text("templates", name))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(find_data_dir("templates")),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

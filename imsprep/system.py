@@ -287,12 +287,12 @@ class System:
 
     def free_bytes(self, path: str) -> int:
         """Free space for an unprivileged write on the filesystem holding guest ``path``."""
-        import psutil
+        from .proc import disk_free
 
         probe = path
         while probe not in ("", "/") and not self.exists(probe):
             probe = os.path.dirname(probe)
-        return int(psutil.disk_usage(self.host_path(probe or "/")).free)
+        return disk_free(self.host_path(probe or "/"))
 
     def same_filesystem(self, a: str, b: str) -> bool:
         try:

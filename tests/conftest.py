@@ -21,7 +21,7 @@ def guest(tmp_path):
 def run_imsprep(*args, check_rc=None):
     """Run the CLI as a user does, in a subprocess."""
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
-    proc = subprocess.run([sys.executable, "-m", "imsprep"] + [str(a) for a in args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "imsprep"] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=env, timeout=600)
     if check_rc is not None:
         assert proc.returncode == check_rc, (proc.returncode, proc.stdout.decode()[-3000:], proc.stderr.decode()[-3000:])

@@ -74,7 +74,7 @@ def test_man_page_has_every_option():
 def test_man_page_renders_without_warnings(tmp_path):
     path = tmp_path / "imsprep.8"
     path.write_text(render())
-    proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(path)], capture_output=True, cwd=REPO,
+    proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
                           env=dict(os.environ, LC_ALL="C.UTF-8"))
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
 

@@ -17,7 +17,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 def system_python_ready():
     if not os.path.exists(SYSTEM_PYTHON):
         return False
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import sh, distro, psutil, jinja2; print(sh.__version__)"], capture_output=True)
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import sh, distro, psutil, jinja2; print(sh.__version__)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return probe.returncode == 0 and probe.stdout.startswith(b"1.")
 
 
@@ -45,7 +45,7 @@ def run(top, guest_root, user=None):
     argv = [SYSTEM_PYTHON, "-m", "imsprep", "check", "--root", guest_root]
     if user:
         argv = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + argv
-    return subprocess.run(argv, cwd=top, env={"PYTHONPATH": top, "PATH": os.environ["PATH"]}, capture_output=True)
+    return subprocess.run(argv, cwd=top, env={"PYTHONPATH": top, "PATH": os.environ["PATH"]}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_sh_1_14_and_unprivileged_user(world_readable):

@@ -31,7 +31,7 @@ def test_playbook_fixes_and_collects(tmp_path):
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     proc = subprocess.run([ANSIBLE, "-i", str(inventory), os.path.join(REPO, "packaging", "ansible", "imsprep.yml"),
                            "-e", "imsprep_root=%s" % root],
-                          capture_output=True, env=env, timeout=900)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=900)
     out = proc.stdout.decode()
     assert proc.returncode == 0, out[-3000:] + proc.stderr.decode()[-2000:]
     assert "guest1: KVM ready" in out

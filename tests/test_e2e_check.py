@@ -40,7 +40,7 @@ def tool_listing(guest_root, tool, image):
     shutil.copyfile(image, guest_root + inside)
     try:
         with guests.chroot_mounts(guest_root):
-            out = subprocess.run(["chroot", guest_root, tool, inside], capture_output=True, check=True, env=dict(os.environ, LC_ALL="C")).stdout.decode()
+            out = subprocess.run(["chroot", guest_root, tool, inside], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True, env=dict(os.environ, LC_ALL="C")).stdout.decode()
     finally:
         os.unlink(guest_root + inside)
     return out

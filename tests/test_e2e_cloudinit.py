@@ -24,7 +24,7 @@ power_state:
 
 def test_first_boot_runs_the_hook(tmp_path):
     out = tmp_path / "deb"
-    subprocess.run(["sh", os.path.join(REPO, "packaging", "build-deb.sh"), str(out)], check=True, capture_output=True)
+    subprocess.run(["sh", os.path.join(REPO, "packaging", "build-deb.sh"), str(out)], check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deb = next(out.glob("imsprep_*_all.deb"))
     root = str(tmp_path / "guest")
     subprocess.run(["cp", "-a", guests.cloud_guest(), root], check=True)
@@ -50,5 +50,5 @@ def test_first_boot_runs_the_hook(tmp_path):
     assert "imsprep cloud-init hook, mode=check" in console, console[-3000:]
     assert "imsprep 0.1.0 check of this machine" in console and "KVM  ready" in console
     subprocess.run(["debugfs", "-R", "dump /var/log/imsprep/cloud-init.log %s" % (tmp_path / "hook.log"), disk],
-                   check=True, capture_output=True)
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert "imsprep exit code: 0" in (tmp_path / "hook.log").read_text()

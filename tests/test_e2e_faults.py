@@ -22,7 +22,7 @@ def fix_killed(root, point):
     env = dict(os.environ, PYTHONPATH=REPO)
     argv = [sys.executable, "-m", "imsprep", "fix", "--root", root, "--yes"]
     if point != "during-rebuild":
-        proc = subprocess.run(argv, env=dict(env, IMSPREP_FAULT_INJECT=point), capture_output=True, timeout=600)
+        proc = subprocess.run(argv, env=dict(env, IMSPREP_FAULT_INJECT=point), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
         return proc.returncode
     # external kill -9 of imsprep and its generator while the new image is being written
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

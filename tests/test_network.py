@@ -381,7 +381,7 @@ def netplan_networkd(guest, tmp_path, name):
 
     out = tmp_path / name
     shutil.copytree(guest.path("/etc/netplan"), str(out / "etc" / "netplan"))
-    proc = subprocess.run([NETPLAN_GENERATE, "--root-dir", str(out)], capture_output=True, timeout=60)
+    proc = subprocess.run([NETPLAN_GENERATE, "--root-dir", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     units = {}
     for directory, _, files in os.walk(str(out / "run")):

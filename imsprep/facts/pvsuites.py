@@ -82,14 +82,9 @@ def loaded_modules(system: System) -> List[str]:
 def running_processes(system: System) -> List[str]:
     if not system.live:
         return []
-    import psutil
+    from ..proc import process_names
 
-    names = []
-    for proc in psutil.process_iter(["name"]):
-        name = proc.info.get("name")
-        if name:
-            names.append(name)
-    return names
+    return process_names()
 
 
 def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> List[SuiteFinding]:
