@@ -1,6 +1,7 @@
 """Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 error."""
 
 import argparse
+import contextlib
 import json
 import logging
 import os
