@@ -19,7 +19,7 @@ def _psutil():  # -> Optional[module]
     except ImportError as exc:
         if "psutil" not in _said:
             _said.add("psutil")
-            LOG.debug("psutil not available (%s): reading /proc and statvfs instead", exc)
+            LOG.info("psutil not available (%s): reading /proc and statvfs instead", exc)
         return None
     return psutil
 
