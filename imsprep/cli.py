@@ -1,11 +1,16 @@
-"""Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 error."""
+"""Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 usage or bad
+input, 3 internal error (one line on stderr naming the log file that holds the traceback)."""
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+import tempfile
+import time
+import traceback
 from typing import List, Optional
 
 from . import __version__, report
@@ -20,11 +25,15 @@ from .system import System
 EXIT_READY = 0
 EXIT_NOT_READY = 1
 EXIT_ERROR = 2
+EXIT_INTERNAL = 3
+CRASH_DIR = "/var/log/imsprep"
 
 EPILOG = """exit codes:
   0  ready for every requested target
-  1  not ready for at least one requested target
-  2  error (bad arguments, unreadable root, ...)"""
+  1  not ready for at least one requested target (rollback: something was not restored)
+  2  usage error or bad input (bad arguments, not root for fix/rollback, unreadable or
+     read-only root, ...): one line on stderr
+  3  internal error: one line on stderr naming the log file that holds the details"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--root", default="/", metavar="DIR", help="the guest mounted at DIR (default: /)")
     rollback.add_argument("--dry-run", action="store_true", help="show what would be restored, change nothing")
     rollback.add_argument("-y", "--yes", action="store_true", help="roll back without asking")
+    rollback.add_argument("--force", action="store_true",
+                          help="also restore files changed since the fix (their later edits are lost), and give up "
+                               "on files whose backup is missing")
     rollback.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
     return parser
 
@@ -89,10 +101,10 @@ def knowledge_for(config: Config) -> Knowledge:
     return knowledge
 
 
-def open_system(root: str) -> System:
+def open_system(root: str, config: Optional[Config] = None) -> System:
     if not os.path.isdir(root):
         raise UserError("--root %s: no such directory" % root)
-    return System(root)
+    return System(root, max_read_bytes=config.max_read_bytes if config else None)
 
 
 def use_color(args: argparse.Namespace) -> bool:
@@ -101,8 +113,8 @@ def use_color(args: argparse.Namespace) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    system = open_system(args.root)
     config = load_config()
+    system = open_system(args.root, config)
     knowledge = knowledge_for(config)
     facts = gather(system, knowledge, use_cache=not args.no_cache)
     assessment = assess(facts, targets_of(args.target, config))
@@ -133,10 +145,10 @@ def render_plan(system: System, targets: List[str], plan: "Plan") -> str:  # noq
 def cmd_fix(args: argparse.Namespace) -> int:
     from .fix.journal import Lock
     from .fix.plan import build_plan
-    from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run
+    from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run, validate_plan
 
-    system = open_system(args.root)
     config = load_config()
+    system = open_system(args.root, config)
     targets = targets_of(args.target, config)
     knowledge = knowledge_for(config)
     # a dry run is read-only, like check: it takes no lock and writes nothing
@@ -152,6 +164,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         if plan.actions and not args.dry_run:
             confirm(args, "Apply these %d change(s)?" % len(plan.actions))
             check_free_space(system, plan)
+            validate_plan(system, plan)
             journal = start_run(system)
             outcome = Outcome()
             try:
@@ -165,6 +178,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                         out.write("\nPlan after removing the PV suites:\n")
                         out.write(render_plan(system, targets, plan))
                         check_free_space(system, plan)
+                        validate_plan(system, plan)
                         outcome.merge(apply_plan(system, plan, journal))
                 else:
                     outcome.merge(apply_plan(system, plan, journal))
@@ -193,15 +207,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from .fix.journal import Journal, Lock
     from .fix.runner import rollback
 
-    system = open_system(args.root)
+    system = open_system(args.root, load_config())
     with Lock(system, "rollback"):
         journal = Journal.last(system)
         if journal is None:
             sys.stdout.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
             return EXIT_READY
-        changed = sorted({str(e["path"]) for e in journal.entries() if e.get("op") == "file"})
-        packages = [p for e in journal.entries() if e.get("op") == "packages-removed" for p in e.get("packages", [])]
-        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)\n" % (journal.run_id, len(changed), len(packages)))
+        entries = list(journal.entries())
+        done = {str(e["path"]) for e in entries if e.get("op") == "restored"}
+        changed = sorted({str(e["path"]) for e in entries if e.get("op") == "file"} - done)
+        packages = [p for e in entries if e.get("op") == "packages-removed" for p in e.get("packages", [])]
+        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
+            journal.run_id, len(changed), len(packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
         for path in changed[:40]:
             sys.stdout.write("  restore %s\n" % path)
         if len(changed) > 40:
@@ -209,12 +226,55 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         for name, version in packages:
             sys.stdout.write("  reinstall %s %s\n" % (name, version))
         if args.dry_run:
+            result = rollback(system, journal, force=args.force, dry_run=True)
+            _rollback_problems(result, dry_run=True)
             sys.stdout.write("dry run: nothing was changed\n")
-            return EXIT_READY
+            return EXIT_READY if result.complete else EXIT_NOT_READY
         confirm(args, "Roll back run %s?" % journal.run_id)
-        rollback(system, journal)
-    sys.stdout.write("rolled back run %s\n" % journal.run_id)
-    return EXIT_READY
+        result = rollback(system, journal, force=args.force)
+    _rollback_problems(result, dry_run=False)
+    if result.complete:
+        sys.stdout.write("rolled back run %s\n" % journal.run_id)
+        return EXIT_READY
+    sys.stdout.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
+                     % (journal.run_id, len(result.done), len(result.refused), len(result.failed)))
+    return EXIT_NOT_READY
+
+
+def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:  # noqa: F821
+    refused = result.refused
+    failed = result.failed
+    if refused:
+        sys.stdout.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
+                         % ("would keep" if dry_run else "KEPT", len(refused)))
+        for diff in result.diffs:
+            sys.stdout.write(diff)
+        sys.stdout.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
+                         % ("it" if len(refused) == 1 else "them", " ".join(refused)))
+    for line in failed:
+        sys.stdout.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
+    if failed and any("missing" in f and "given up" not in f for f in failed):
+        sys.stdout.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
+
+
+def crash_log() -> str:
+    """Write the current exception's traceback to a log file on this machine; return its path."""
+    text = "imsprep %s crashed at %s UTC\nargv: %r\n\n%s" % (
+        __version__, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.argv, traceback.format_exc())
+    name = "crash-%s.log" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        os.makedirs(CRASH_DIR, mode=0o755, exist_ok=True)
+        path = os.path.join(CRASH_DIR, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        fd, path = tempfile.mkstemp(prefix="imsprep-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def _command_needs_root(args: argparse.Namespace) -> bool:
+    return args.command in ("fix", "rollback")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -222,6 +282,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    if _command_needs_root(args) and os.geteuid() != 0:
+        sys.stderr.write("imsprep: error: %s must run as root (it changes the guest's files and keeps its journal "
+                         "under /var/lib/imsprep)\n" % args.command)
         return EXIT_ERROR
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
                         format="imsprep: %(message)s", stream=sys.stderr)
@@ -240,4 +304,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+            sys.stderr.write("imsprep: error: %s: %s\n" % (exc.filename or "a file", exc.strerror or exc))
+            return EXIT_ERROR
+        return _internal_error()
+    except Exception:  # noqa: BLE001 - the one place every unexpected error ends: one line, a log file
+        return _internal_error()
     return EXIT_ERROR
+
+
+def _internal_error() -> int:
+    try:
+        path = crash_log()
+        where = "details in %s" % path
+    except Exception:  # noqa: BLE001
+        where = "no log file could be written"
+    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (sys.exc_info()[0].__name__, where))
+    return EXIT_INTERNAL

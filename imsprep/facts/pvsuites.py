@@ -4,12 +4,15 @@ Evidence comes from the package database, files, service units, running processe
 modules; each piece of evidence is kept so the report can say exactly what was found where."""
 
 import fnmatch
+import logging
 import re
 from typing import Dict, List, Optional
 
 from ..knowledge import Knowledge
 from ..system import System
 from .kmod import normalize
+
+LOG = logging.getLogger(__name__)
 
 MODPROBE_DIRS = ["/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d", "/run/modprobe.d"]
 UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
@@ -80,16 +83,23 @@ def loaded_modules(system: System) -> List[str]:
 
 
 def running_processes(system: System) -> List[str]:
+    """Names of running processes (live only); empty, i.e. unknown, when they cannot be listed
+    (no /proc mounted, e.g. ``chroot GUEST imsprep check``: psutil fails inside)."""
     if not system.live:
         return []
-    import psutil
+    try:
+        import psutil
 
-    names = []
-    for proc in psutil.process_iter(["name"]):
-        name = proc.info.get("name")
-        if name:
-            names.append(name)
-    return names
+        names = []
+        for proc in psutil.process_iter(["name"]):
+            name = proc.info.get("name")
+            if name:
+                names.append(name)
+        return names
+    except Exception as exc:  # noqa: BLE001 - any psutil failure: the probe could not run
+        LOG.warning("running processes cannot be listed (%s: %s; is /proc mounted?): "
+                    "PV tools are judged from files and packages only", type(exc).__name__, exc)
+        return []
 
 
 def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> List[SuiteFinding]:
