@@ -253,7 +253,9 @@ def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:  # noqa
                          % ("it" if len(refused) == 1 else "them", " ".join(refused)))
     for line in failed:
         sys.stdout.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
-    if failed and any("missing" in f and "given up" not in f for f in failed):
+    for line in result.given_up:
+        sys.stdout.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
+    if any("missing" in f for f in failed):
         sys.stdout.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
 
 

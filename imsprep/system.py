@@ -323,7 +323,7 @@ class System:
     # write outside the root. In imsprep's own state (/var/lib/imsprep, /var/log/imsprep) a
     # symlink anywhere on the path is refused outright.
     def _check_state_path(self, path: str) -> None:
-        norm = os.path.normpath("/" + path)
+        norm = os.path.normpath("/" + path.lstrip("/"))
         if not any(norm == area or norm.startswith(area + "/") for area in STATE_AREAS):
             return
         current = self.root

@@ -137,6 +137,7 @@ class RollbackResult:
         self.refused: List[str] = []  # changed since the fix: kept (unless --force)
         self.diffs: List[str] = []
         self.failed: List[str] = []  # could not be restored
+        self.given_up: List[str] = []  # could not be restored, and --force said to go on without them
 
     @property
     def complete(self) -> bool:
@@ -225,7 +226,7 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
                 if not system.is_file(backup):
                     if force:
                         mark(path, skipped="backup %s missing" % backup)
-                        result.failed.append("%s: not restored, its backup %s is missing (given up: --force)" % (path, backup))
+                        result.given_up.append("%s: not restored, its backup %s is missing (given up: --force)" % (path, backup))
                     else:
                         result.failed.append("%s: not restored, its backup %s is missing" % (path, backup))
                     continue
@@ -263,7 +264,7 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
             result.failed.append("%s: not removed: %s" % (path, exc))
     if dry_run:
         return result
-    if result.complete or (force and not result.refused and all("given up" in f for f in result.failed)):
+    if result.complete:
         journal.append({"op": "rolled-back"})
     journal.log("rolled back: %s%s" % ("; ".join(result.done) or "nothing",
                                        "; KEPT (changed since): %s" % ", ".join(result.refused) if result.refused else ""))
