@@ -246,3 +246,17 @@ def test_read_only_tree_or_state_exits_2_naming_the_path(tmp_path, what):
     line = one_line(proc.stderr)
     assert "/var/lib/imsprep" in line and "Read-only file system" in line, line
     assert open(guest.path("/etc/modprobe.d/pv.conf")).read() == before
+
+
+@pytest.mark.parametrize("value,ok", [("4M", 4 << 20), ("512K", 512 << 10), ("1048576", 1 << 20), ("lots", None), ("1K", None)])
+def test_max_read_bytes_setting(tmp_path, value, ok):
+    from imsprep.config import load
+    from imsprep.errors import UserError
+
+    conf = tmp_path / "imsprep.conf"
+    conf.write_text("[imsprep]\nmax_read_bytes = %s\n" % value)
+    if ok is None:
+        with pytest.raises(UserError):
+            load(str(conf))
+    else:
+        assert load(str(conf)).max_read_bytes == ok

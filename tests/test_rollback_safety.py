@@ -301,3 +301,15 @@ def test_writes_go_through_directory_fds_without_following_links(tmp_path):
     with pytest.raises(UserError):
         system.remove_tree("/var/tree-link")
     assert os.path.isdir(guest.path("/etc/modprobe.d")) or os.listdir(guest.path("/etc"))
+
+
+def test_journal_is_read_whole_beyond_max_read_bytes(tmp_path):
+    """The read cap is for guest files; imsprep's own journal of a big run must never be cut."""
+    guest, _ = debian_guest(tmp_path / "g")
+    system = System(guest.root, max_read_bytes=64 << 10)
+    journal = Journal.create(system)
+    for number in range(3000):
+        journal.append({"op": "file", "path": "/etc/file-%05d" % number, "existed": False, "reason": "x" * 40})
+    assert os.path.getsize(guest.path(journal.path)) > 64 << 10
+    paths = [e["path"] for e in journal.entries() if e.get("op") == "file"]
+    assert len(paths) == 3000 and paths[-1] == "/etc/file-02999"

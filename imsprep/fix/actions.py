@@ -183,6 +183,9 @@ class RebuildInitramfs(Action):
         progress("  building %s: %s" % (self.kernel.kver, " ".join(argv)))
         try:
             result = system.run(argv, timeout=1800, env={"TMPDIR": scratch})
+            if system.is_symlink(self.tmp_path):
+                raise ActionFailed("%s left %s as a symbolic link, not an image; the old initramfs is kept"
+                                   % (argv[0], self.tmp_path))
             if not result.ok or not system.is_file(self.tmp_path):
                 tail = (result.stderr.strip() or result.stdout.strip())[-600:]
                 raise ActionFailed("%s exited %d; the old initramfs is kept. Output: %s" % (argv[0], result.rc, tail))

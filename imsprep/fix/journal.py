@@ -161,12 +161,20 @@ class Journal:
 
     # ------------------------------------------------------------------ reading
     def entries(self) -> Iterator[Dict[str, object]]:
-        text = self.system.read_text(self.path) or ""
-        for line in text.splitlines():
-            try:
-                yield json.loads(line)
-            except ValueError:
-                continue  # a line cut by a crash: nothing after it was done
+        """Every entry, streamed: imsprep's own journal is read whole, whatever max_read_bytes says
+        (a big run journals thousands of files), but line by line and never from a FIFO or device."""
+        try:
+            fh = self.system.open_binary(self.path)
+        except OSError:
+            return
+        with fh:
+            for raw in fh:
+                try:
+                    entry = json.loads(raw.decode("utf-8", "replace"))
+                except ValueError:
+                    continue  # a line cut by a crash: nothing after it was done
+                if isinstance(entry, dict):
+                    yield entry
 
     @property
     def rolled_back(self) -> bool:
