@@ -313,3 +313,47 @@ def test_journal_is_read_whole_beyond_max_read_bytes(tmp_path):
     assert os.path.getsize(guest.path(journal.path)) > 64 << 10
     paths = [e["path"] for e in journal.entries() if e.get("op") == "file"]
     assert len(paths) == 3000 and paths[-1] == "/etc/file-02999"
+
+
+# ------------------------------------------------------------------ the issue's case, for real
+@pytest.mark.e2e
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("debootstrap"), reason="needs root and debootstrap")
+def test_real_guest_later_edits_and_a_foreign_rebuild_survive_rollback(tmp_path):
+    """The cached bookworm guest, broken as a XEN-made image: fix for real (the guest's own
+    mkinitramfs), then the admin adds a /data line to fstab and nvme to the initramfs and runs
+    update-initramfs. Rollback keeps both and says why; --force restores the pre-fix tree."""
+    import guests
+
+    root = guests.clone_guest(guests.itools_guest(), str(tmp_path / "guest"))
+    guests.break_itools(root)
+    reference = guests.clone_guest(guests.itools_guest(), str(tmp_path / "reference"))
+    guests.break_itools(reference)
+    kver = guests.kver_of(root)
+    image = os.path.join(root, "boot", "initrd.img-" + kver)
+    run_imsprep("fix", "--root", root, "--yes", check_rc=0)
+    with open(os.path.join(root, "etc", "fstab"), "a") as fh:
+        fh.write("LABEL=data /data ext4 defaults,nofail 0 2\n")
+    with open(os.path.join(root, "etc", "initramfs-tools", "modules"), "a") as fh:
+        fh.write("nvme\n")
+    with guests.chroot_mounts(root):
+        guests.run(["chroot", root, "update-initramfs", "-u", "-k", kver])
+    with open(image, "rb") as fh:
+        rebuilt = fh.read()
+
+    dry = run_imsprep("rollback", "--root", root, "--dry-run")
+    assert dry.returncode == 1 and ("/boot/initrd.img-%s changed since the fix" % kver) in dry.stdout.decode()
+    proc = run_imsprep("rollback", "--root", root, "--yes")
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, out
+    assert "+nvme" in out and "/etc/initramfs-tools/modules changed since the fix" in out
+    assert ("/boot/initrd.img-%s changed since the fix" % kver) in out and "--force" in out
+    with open(image, "rb") as fh:
+        assert fh.read() == rebuilt
+    assert "nvme" in open(os.path.join(root, "etc", "initramfs-tools", "modules")).read()
+    assert "LABEL=data /data" in open(os.path.join(root, "etc", "fstab")).read()  # fix did not touch fstab here
+
+    run_imsprep("rollback", "--root", root, "--yes", "--force", check_rc=0)
+    differences = guests.tree_differences(reference, root)
+    # the admin's fstab line is not imsprep's to undo (update-initramfs's own state may differ too)
+    assert "etc/fstab" in differences
+    assert not any(d.startswith(("boot", "etc/initramfs-tools")) for d in differences), differences
