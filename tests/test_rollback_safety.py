@@ -331,10 +331,11 @@ def test_real_guest_later_edits_and_a_foreign_rebuild_survive_rollback(tmp_path)
     kver = guests.kver_of(root)
     image = os.path.join(root, "boot", "initrd.img-" + kver)
     run_imsprep("fix", "--root", root, "--yes", check_rc=0)
-    with open(os.path.join(root, "etc", "fstab"), "a") as fh:
-        fh.write("LABEL=data /data ext4 defaults,nofail 0 2\n")
-    with open(os.path.join(root, "etc", "initramfs-tools", "modules"), "a") as fh:
-        fh.write("nvme\n")
+    # the clone shares inodes with the cache (hard links): edits replace files, never append in place
+    for rel, line in (("etc/fstab", "LABEL=data /data ext4 defaults,nofail 0 2\n"), ("etc/initramfs-tools/modules", "nvme\n")):
+        with open(os.path.join(root, rel)) as fh:
+            text = fh.read()
+        guests.write_replacing(os.path.join(root, rel), text + line)
     with guests.chroot_mounts(root):
         guests.run(["chroot", root, "update-initramfs", "-u", "-k", kver])
     with open(image, "rb") as fh:
