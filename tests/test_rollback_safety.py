@@ -358,3 +358,22 @@ def test_real_guest_later_edits_and_a_foreign_rebuild_survive_rollback(tmp_path)
     # the admin's fstab line is not imsprep's to undo (update-initramfs's own state may differ too)
     assert "etc/fstab" in differences
     assert not any(d.startswith(("boot", "etc/initramfs-tools")) for d in differences), differences
+
+
+def test_a_file_written_by_two_actions_is_recorded_after_the_last(tmp_path, mocker):
+    """The PV-suite uninstaller and later depmod both rewrite modules.dep: what rollback compares
+    with is what the *last* action left, else every such run would read as 'changed since'."""
+    from imsprep.fix.actions import EditFile
+    from imsprep.fix.plan import Plan
+
+    guest, _ = debian_guest(tmp_path / "g")
+    guest.write("/etc/twice.conf", "0\n")
+    system = System(guest.root)
+    mocker.patch.object(system, "run", side_effect=lambda argv, **kw: CommandResult(argv, 0, b"", b""))
+    plan = Plan()
+    plan.actions = [EditFile("/etc/twice.conf", "0\n", "1\n", "first"), EditFile("/etc/twice.conf", "1\n", "2\n", "second")]
+    journal = start_run(system, progress=lambda m: None)
+    finish_run(journal, apply_plan(system, plan, journal, progress=lambda m: None))
+    proc = run_imsprep("rollback", "--root", guest.root, "--yes")
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert open(guest.path("/etc/twice.conf")).read() == "0\n"

@@ -97,7 +97,7 @@ class Journal:
         self.path = self.directory + "/journal.jsonl"
         self.backup_dir = self.directory + "/backup"
         self.after_dir = self.directory + "/after"
-        self.touched: List[str] = []  # paths with a "file" entry, in order (this process)
+        self.touched: List[str] = []  # path of every "file" entry, in order, repeats kept (this process)
 
     @classmethod
     def create(cls, system: System) -> "Journal":
@@ -123,7 +123,7 @@ class Journal:
     # ------------------------------------------------------------------ writing
     def append(self, entry: Dict[str, object]) -> None:
         self.system.append_file(self.path, (json.dumps(entry, sort_keys=True) + "\n").encode())
-        if entry.get("op") == "file" and entry.get("path") not in self.touched:
+        if entry.get("op") == "file":
             self.touched.append(str(entry["path"]))
 
     def log(self, message: str) -> None:
@@ -138,6 +138,12 @@ class Journal:
             raise UserError("refusing to change %s: it is not a regular file (a %s)"
                             % (path, file_state(self.system, path).get("kind")))
         entry: Dict[str, object] = {"op": "file", "path": path, "existed": existed, "reason": reason}
+        if path in self.touched:
+            # changed again by a later action of this run: the backup made first (the state before
+            # the run) is the one rollback restores; copying again would overwrite it
+            entry["again"] = True
+            self.append(entry)
+            return
         if existed:
             backup = self.backup_dir + path
             self.system.copy_file(path, backup)
@@ -147,7 +153,7 @@ class Journal:
 
     def record_after(self, paths: List[str]) -> None:
         """What each path looks like now that imsprep is done with it (see the module doc)."""
-        for path in paths:
+        for path in sorted(set(paths), key=paths.index):
             entry: Dict[str, object] = {"op": "after", "path": path}
             entry.update(file_state(self.system, path))
             if entry.get("kind") == "file" and int(entry.get("size") or 0) <= AFTER_COPY_MAX:

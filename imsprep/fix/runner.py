@@ -185,12 +185,6 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
     result = RollbackResult()
     finished = {str(e.get("path")) for e in entries if e.get("op") == "restored"}
     reinstalled = {int(str(e.get("index"))) for e in entries if e.get("op") == "reinstalled"}
-    if not dry_run:
-        with guest_mounts(system):
-            for index, entry in reversed(list(enumerate(entries))):
-                if entry.get("op") == "packages-removed" and index not in reinstalled:
-                    result.done += _reinstall(system, entry, progress)
-                    journal.append({"op": "reinstalled", "index": index})
     firsts: Dict[str, Dict[str, object]] = {}
     afters: Dict[str, Dict[str, object]] = {}
     order: List[str] = []
@@ -209,17 +203,28 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
             entry.update(extra)
             journal.append(entry)
 
+    # which files changed since the fix is decided first: reinstalling packages (below) recreates
+    # files the run's package removal deleted, and that is rollback's own doing, not a later edit
+    todo: List[str] = []
     for path in reversed(order):
         if path in finished:
             continue
-        first = firsts[path]
         current = file_state(system, path)
         after = afters.get(path)
-        if after is not None and not same_state(current, after):
-            if not force:
-                result.refused.append(path)
-                result.diffs.append("%s changed since the fix:\n%s" % (path, _changed_since(system, path, after, current)))
-                continue
+        if after is not None and not same_state(current, after) and not force:
+            result.refused.append(path)
+            result.diffs.append("%s changed since the fix:\n%s" % (path, _changed_since(system, path, after, current)))
+            continue
+        todo.append(path)
+    if not dry_run:
+        with guest_mounts(system):
+            for index, entry in reversed(list(enumerate(entries))):
+                if entry.get("op") == "packages-removed" and index not in reinstalled:
+                    result.done += _reinstall(system, entry, progress)
+                    journal.append({"op": "reinstalled", "index": index})
+    for path in todo:
+        first = firsts[path]
+        current = file_state(system, path)
         try:
             if first.get("existed"):
                 backup = str(first.get("backup"))
