@@ -265,6 +265,29 @@ class System:
         except (OSError, ValueError):
             return default
 
+    def iter_lines(self, path: str, max_bytes: Optional[int] = None) -> Iterator[str]:
+        """The file's lines (decoded with replacement), streamed: for files that are legitimately
+        larger than max_read_bytes (dpkg's status). Stops after ``max_bytes`` (reported like a cut
+        read). Nothing if the file cannot be opened."""
+        cap = max_bytes or self.max_read_bytes
+        try:
+            fh = self.open_binary(path)
+        except OSError:
+            return
+        seen = 0
+        with fh:
+            while True:
+                raw = fh.readline(min(1 << 20, cap - seen + 1))
+                if not raw:
+                    return
+                seen += len(raw)
+                if seen > cap:
+                    if path not in self.truncated:
+                        self.truncated.append(path)
+                        LOG.warning("%s is larger than %d bytes: only its beginning was read", path, cap)
+                    return
+                yield raw.decode("utf-8", "replace")
+
     def open_binary(self, path: str) -> IO[bytes]:
         """A regular file opened for streaming (initramfs images: not bounded, never a device)."""
         return os.fdopen(self._open_regular(path), "rb")

@@ -260,3 +260,28 @@ def test_max_read_bytes_setting(tmp_path, value, ok):
             load(str(conf))
     else:
         assert load(str(conf)).max_read_bytes == ok
+
+
+def test_cut_and_special_files_are_findings_in_the_report(tmp_path):
+    guest, _ = debian_guest(tmp_path / "g")
+    guest.write("/etc/fstab", "/dev/xvdb1 /data ext4 defaults,noatime 0 2\n" * 120000)  # 5.2 MB > 4 MiB
+    os.mkfifo(guest.path("/etc/crypttab"))
+    report, rc = check_json(guest.root)
+    codes = {(f["code"], f["file"]) for f in report["findings"]}
+    assert ("FILE_READ_IN_PART", "/etc/fstab") in codes and ("FILE_NOT_REGULAR", "/etc/crypttab") in codes
+    assert len(report["device_refs"]) == 1000
+
+
+def test_big_dpkg_status_is_streamed_whole(tmp_path):
+    """dpkg's status file of a big system is larger than max_read_bytes: read streamed, all of it."""
+    from imsprep.facts.pvsuites import read_packages
+
+    guest, _ = debian_guest(tmp_path / "g")
+    stanzas = ["Package: filler%05d\nStatus: install ok installed\nVersion: 1.0\nDescription: %s\n" % (n, "x" * 300)
+               for n in range(400)]
+    guest.write("/var/lib/dpkg/status", "\n".join(stanzas + ["Package: open-vm-tools\nStatus: install ok installed\n"
+                                                            "Version: 2:12.2.0-1\n"]))
+    system = System(guest.root, max_read_bytes=64 << 10)
+    assert os.path.getsize(guest.path("/var/lib/dpkg/status")) > 64 << 10
+    versions = read_packages(system, "dpkg").versions
+    assert len(versions) == 401 and versions["open-vm-tools"] == "2:12.2.0-1" and system.truncated == []

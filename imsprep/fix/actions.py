@@ -3,7 +3,6 @@ run, and apply itself while writing to the journal first (write-ahead) so it can
 
 import difflib
 import os
-import re
 from typing import Callable, Dict, List, Optional
 
 from ..facts.initramfs import InitramfsReader
@@ -291,8 +290,9 @@ class RemoveSuite(Action):
 
     def _installed(self, system: System, name: str) -> bool:
         if self.package_db == "dpkg":
-            text = system.read_text("/var/lib/dpkg/status") or ""
-            return bool(re.search(r"^Package: %s\nStatus: install ok installed" % re.escape(name), text, re.M))
+            from ..facts.pvsuites import read_packages
+
+            return name in read_packages(system, "dpkg").versions
         if self.package_db == "rpm":
             return system.run(["rpm", "-q", name], timeout=60).ok
         return False
