@@ -377,3 +377,15 @@ def test_a_file_written_by_two_actions_is_recorded_after_the_last(tmp_path, mock
     proc = run_imsprep("rollback", "--root", guest.root, "--yes")
     assert proc.returncode == 0, proc.stdout.decode()
     assert open(guest.path("/etc/twice.conf")).read() == "0\n"
+
+
+def test_untouched_fix_rolls_back_cleanly_and_dry_run_says_0(tmp_path):
+    guest, _ = debian_guest(tmp_path / "g")
+    original = "blacklist xen_blkfront\n"
+    guest.write("/etc/modprobe.d/pv.conf", original)
+    run_imsprep("fix", "--root", guest.root, "--yes", check_rc=0)
+    dry = run_imsprep("rollback", "--root", guest.root, "--dry-run", check_rc=0)
+    assert b"changed since" not in dry.stdout and b"dry run: nothing was changed" in dry.stdout
+    assert open(guest.path("/etc/modprobe.d/pv.conf")).read() != original
+    run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
+    assert open(guest.path("/etc/modprobe.d/pv.conf")).read() == original
