@@ -1,11 +1,16 @@
-"""Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 error."""
+"""Command line. Exit codes: 0 ready for every requested target, 1 not ready, 2 usage or bad
+input, 3 internal error (one line on stderr naming the log file that holds the traceback)."""
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+import tempfile
+import time
+import traceback
 from typing import Iterator, List, Optional
 
 from . import __version__, report
@@ -22,11 +27,15 @@ LOG = logging.getLogger("imsprep")
 EXIT_READY = 0
 EXIT_NOT_READY = 1
 EXIT_ERROR = 2
+EXIT_INTERNAL = 3
+CRASH_DIR = "/var/log/imsprep"
 
 EPILOG = """exit codes:
   0  ready for every requested target
-  1  not ready for at least one requested target
-  2  error (bad arguments, unreadable root, ...)"""
+  1  not ready for at least one requested target (rollback: something was not restored)
+  2  usage error or bad input (bad arguments, not root for fix/rollback, unreadable or
+     read-only root, ...): one line on stderr
+  3  internal error: one line on stderr naming the log file that holds the details"""
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -100,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_where(rollback, "roll back")
     rollback.add_argument("--dry-run", action="store_true", help="show what would be restored, change nothing")
     rollback.add_argument("-y", "--yes", action="store_true", help="roll back without asking")
+    rollback.add_argument("--force", action="store_true",
+                          help="also restore files changed since the fix (their later edits are lost), and give up "
+                               "on files whose backup is missing")
     return parser
 
 
@@ -114,10 +126,10 @@ def knowledge_for(config: Config) -> Knowledge:
     return knowledge
 
 
-def open_system(root: str) -> System:
+def open_system(root: str, config: Optional[Config] = None) -> System:
     if not os.path.isdir(root):
         raise UserError("--root %s: no such directory" % root)
-    return System(root)
+    return System(root, max_read_bytes=config.max_read_bytes if config else None)
 
 
 @contextlib.contextmanager
@@ -125,14 +137,15 @@ def guest_system(args: argparse.Namespace, writable: bool) -> Iterator[System]:
     """The System to work on: the running machine, a tree (--root), or a whole-disk image
     (--image: attached and mounted for the duration of the command, then detached)."""
     image = getattr(args, "image", None)
+    config = load_config()
     if not image:
-        yield open_system(args.root)
+        yield open_system(args.root, config)
         return
     from .disk import attached
 
     with attached(image, writable=writable) as attachment:
         assert attachment.root is not None
-        system = System(attachment.root)
+        system = System(attachment.root, max_read_bytes=config.max_read_bytes)
         system.disk = attachment.disk
         system.label = "%s (%s)" % (image, attachment.disk.device if attachment.disk else "attached")
         for note in attachment.notes:
@@ -229,7 +242,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 def _fix(args: argparse.Namespace, system: System) -> int:
     from .fix.journal import Lock
     from .fix.plan import build_plan
-    from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run
+    from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run, validate_plan
 
     config = load_config()
     targets = targets_of(args.target, config)
@@ -247,6 +260,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
         if plan.actions and not args.dry_run:
             confirm(args, "Apply these %d change(s)?" % len(plan.actions))
             check_free_space(system, plan)
+            validate_plan(system, plan)
             journal = start_run(system)
             outcome = Outcome()
             try:
@@ -260,6 +274,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
                         out.write("\nPlan after removing the PV suites:\n")
                         out.write(render_plan(system, targets, plan))
                         check_free_space(system, plan)
+                        validate_plan(system, plan)
                         outcome.merge(apply_plan(system, plan, journal))
                 else:
                     outcome.merge(apply_plan(system, plan, journal))
@@ -304,9 +319,12 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
         if journal is None:
             sys.stdout.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
             return EXIT_READY
-        changed = sorted({str(e["path"]) for e in journal.entries() if e.get("op") == "file"})
-        packages = [p for e in journal.entries() if e.get("op") == "packages-removed" for p in e.get("packages", [])]
-        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)\n" % (journal.run_id, len(changed), len(packages)))
+        entries = list(journal.entries())
+        done = {str(e["path"]) for e in entries if e.get("op") == "restored"}
+        changed = sorted({str(e["path"]) for e in entries if e.get("op") == "file"} - done)
+        packages = [p for e in entries if e.get("op") == "packages-removed" for p in e.get("packages", [])]
+        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
+            journal.run_id, len(changed), len(packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
         for path in changed[:40]:
             sys.stdout.write("  restore %s\n" % path)
         if len(changed) > 40:
@@ -314,12 +332,57 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
         for name, version in packages:
             sys.stdout.write("  reinstall %s %s\n" % (name, version))
         if args.dry_run:
+            result = rollback(system, journal, force=args.force, dry_run=True)
+            _rollback_problems(result, dry_run=True)
             sys.stdout.write("dry run: nothing was changed\n")
-            return EXIT_READY
+            return EXIT_READY if result.complete else EXIT_NOT_READY
         confirm(args, "Roll back run %s?" % journal.run_id)
-        rollback(system, journal)
-    sys.stdout.write("rolled back run %s\n" % journal.run_id)
-    return EXIT_READY
+        result = rollback(system, journal, force=args.force)
+    _rollback_problems(result, dry_run=False)
+    if result.complete:
+        sys.stdout.write("rolled back run %s\n" % journal.run_id)
+        return EXIT_READY
+    sys.stdout.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
+                     % (journal.run_id, len(result.done), len(result.refused), len(result.failed)))
+    return EXIT_NOT_READY
+
+
+def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:  # noqa: F821
+    refused = result.refused
+    failed = result.failed
+    if refused:
+        sys.stdout.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
+                         % ("would keep" if dry_run else "KEPT", len(refused)))
+        for diff in result.diffs:
+            sys.stdout.write(diff)
+        sys.stdout.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
+                         % ("it" if len(refused) == 1 else "them", " ".join(refused)))
+    for line in failed:
+        sys.stdout.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
+    for line in result.given_up:
+        sys.stdout.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
+    if any("missing" in f for f in failed):
+        sys.stdout.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
+
+
+def crash_log() -> str:
+    """Write the current exception's traceback to a log file on this machine; return its path."""
+    text = "imsprep %s crashed at %s UTC\nargv: %r\n\n%s" % (
+        __version__, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.argv, traceback.format_exc())
+    name = "crash-%s.log" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        os.makedirs(CRASH_DIR, mode=0o755, exist_ok=True)
+        path = os.path.join(CRASH_DIR, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        fd, path = tempfile.mkstemp(prefix="imsprep-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def _command_needs_root(args: argparse.Namespace) -> bool:
+    return args.command in ("fix", "rollback")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -327,6 +390,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    if _command_needs_root(args) and os.geteuid() != 0:
+        sys.stderr.write("imsprep: error: %s must run as root (it changes the guest's files and keeps its journal "
+                         "under /var/lib/imsprep)\n" % args.command)
         return EXIT_ERROR
     try:
         setup_logging(args)
@@ -344,4 +411,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+            sys.stderr.write("imsprep: error: %s: %s\n" % (exc.filename or "a file", exc.strerror or exc))
+            return EXIT_ERROR
+        return _internal_error()
+    except Exception:  # noqa: BLE001 - the one place every unexpected error ends: one line, a log file
+        return _internal_error()
     return EXIT_ERROR
+
+
+def _internal_error() -> int:
+    try:
+        path = crash_log()
+        where = "details in %s" % path
+    except Exception:  # noqa: BLE001
+        where = "no log file could be written"
+    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (sys.exc_info()[0].__name__, where))
+    return EXIT_INTERNAL

@@ -7,11 +7,12 @@ chroot, so an absolute symlink such as ``/etc/os-release -> /usr/lib/os-release`
 the guest and ``..`` can never climb above the root.
 """
 
+import contextlib
 import errno
+import fcntl
 import fnmatch
 import logging
 import os
-import shutil
 import stat as stat_mod
 from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -25,6 +26,69 @@ MAX_SYMLINKS = 40  # the kernel's own limit (ELOOP)
 DEFAULT_TIMEOUT = 120
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SH_MAJOR = int(str(getattr(sh, "__version__", "1")).split(".")[0])
+DEFAULT_MAX_READ_BYTES = 4 << 20  # imsprep.conf: max_read_bytes
+STATE_AREAS = ("/var/lib/imsprep", "/var/log/imsprep")  # imsprep's own: no symlink anywhere on the path
+WRITE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat_mod.S_ISFIFO, "FIFO"), (stat_mod.S_ISCHR, "character device"),
+                       (stat_mod.S_ISBLK, "block device"), (stat_mod.S_ISSOCK, "socket"),
+                       (stat_mod.S_ISDIR, "directory"), (stat_mod.S_ISLNK, "symbolic link"),
+                       (stat_mod.S_ISREG, "regular file")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """A write refused by the filesystem (read-only, no permission, full) becomes one clear line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise UserError("cannot write %s in the guest: %s" % (path, exc.strerror or exc)) from None
+        raise
+
+
+def _copy_xattrs(src_fd: int, name: str, dir_fd: int) -> None:
+    """Extended attributes (SELinux labels, capabilities) from an fd to a file in a directory fd."""
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(src_fd)
+    except OSError:
+        return
+    if not names:
+        return
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        for attr in names:
+            try:
+                os.setxattr(fd, attr, os.getxattr(src_fd, attr))
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def _rmtree_at(parent_fd: int, name: str) -> None:
+    """rm -r of ``name`` in directory ``parent_fd``: fds only, never following a link."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    try:
+        for entry in os.listdir(fd):
+            st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            if stat_mod.S_ISDIR(st.st_mode):
+                _rmtree_at(fd, entry)
+            else:
+                os.unlink(entry, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
 
 
 class CommandResult:
@@ -48,13 +112,16 @@ class CommandResult:
 class System:
     """Access to one guest (the live system or a tree under ``root``)."""
 
-    def __init__(self, root: str = "/"):
+    def __init__(self, root: str = "/", max_read_bytes: Optional[int] = None):
         root = os.path.abspath(root or "/")
         if not os.path.isdir(root):
             raise UserError("root %s is not a directory" % root)
         self.root = root
         self.live = root == "/"
         self.commands_run: List[CommandResult] = []
+        self.max_read_bytes = max_read_bytes or DEFAULT_MAX_READ_BYTES
+        self.truncated: List[str] = []  # guest files longer than max_read_bytes (read only in part)
+        self.unreadable: Dict[str, str] = {}  # guest path -> why it was not read (FIFO, device, ...)
         # set by fix.chroot.guest_mounts: wraps guest commands in a private mount namespace
         self.isolate: Optional[Callable[[str, List[str]], List[str]]] = None
         # offline: the disk on this machine that holds the guest (facts.hostdisk.HostDisk), once known
@@ -109,6 +176,8 @@ class System:
         return "/" if rel == "." else "/" + rel
 
     # ------------------------------------------------------------------ files
+    # Reads are bounded (``max_read_bytes``, 4 MiB unless imsprep.conf says otherwise) and never
+    # open anything but a regular file: a FIFO would hang us, /dev/zero would never end.
     def exists(self, path: str) -> bool:
         try:
             return os.path.exists(self.host_path(path))
@@ -151,20 +220,80 @@ class System:
     def stat(self, path: str) -> os.stat_result:
         return os.stat(self.host_path(path))
 
+    def _open_regular(self, path: str) -> int:
+        """A read-only fd on guest ``path``, only if it is a regular file (resolved inside the
+        root, then opened with O_NOFOLLOW|O_NONBLOCK so neither a swapped link nor a FIFO bites)."""
+        host = os.path.realpath(self.host_path(path)) if self.live else self.host_path(path)
+        fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
+                kind = _file_kind(st.st_mode)
+                if path not in self.unreadable:
+                    self.unreadable[path] = "a %s, not a regular file: not read" % kind
+                    LOG.warning("%s is a %s, not a regular file: not read", path, kind)
+                raise OSError(errno.EISDIR if kind == "directory" else errno.EINVAL,
+                              "%s is a %s, not a regular file" % (path, kind), path)
+            # regular file: blocking reads from now on
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
     def read_bytes(self, path: str, limit: Optional[int] = None) -> bytes:
-        with open(self.host_path(path), "rb") as fh:
-            return fh.read() if limit is None else fh.read(limit)
+        """At most ``limit`` (default and upper bound: ``max_read_bytes``) bytes of a regular file;
+        a file longer than the bound is reported (``truncated``) and read only up to it."""
+        cap = self.max_read_bytes if limit is None else min(limit, self.max_read_bytes)
+        fd = self._open_regular(path)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(cap + 1)
+        if len(data) > cap:
+            data = data[:cap]
+            if limit is None or limit >= self.max_read_bytes:
+                self._note_truncated(path)
+        return data
+
+    def _note_truncated(self, path: str) -> None:
+        if path not in self.truncated:
+            self.truncated.append(path)
+            LOG.warning("%s is larger than %d bytes (max_read_bytes): only its beginning was read", path, self.max_read_bytes)
 
     def read_text(self, path: str, default: Optional[str] = None) -> Optional[str]:
-        """File text (undecodable bytes replaced); ``default`` if it cannot be read."""
+        """File text (undecodable bytes replaced, at most ``max_read_bytes`` read);
+        ``default`` if it cannot be read (missing, not a regular file, ...)."""
         try:
-            with open(self.host_path(path), "rb") as fh:
-                return fh.read().decode("utf-8", "replace")
+            return self.read_bytes(path).decode("utf-8", "replace")
         except (OSError, ValueError):
             return default
 
+    def iter_lines(self, path: str, max_bytes: Optional[int] = None) -> Iterator[str]:
+        """The file's lines (decoded with replacement), streamed: for files that are legitimately
+        larger than max_read_bytes (dpkg's status). Stops after ``max_bytes`` (reported like a cut
+        read). Nothing if the file cannot be opened."""
+        cap = max_bytes or self.max_read_bytes
+        try:
+            fh = self.open_binary(path)
+        except OSError:
+            return
+        seen = 0
+        with fh:
+            while True:
+                raw = fh.readline(min(1 << 20, cap - seen + 1))
+                if not raw:
+                    return
+                seen += len(raw)
+                if seen > cap:
+                    if path not in self.truncated:
+                        self.truncated.append(path)
+                        LOG.warning("%s is larger than %d bytes: only its beginning was read", path, cap)
+                    return
+                yield raw.decode("utf-8", "replace")
+
     def open_binary(self, path: str) -> IO[bytes]:
-        return open(self.host_path(path), "rb")
+        """A regular file opened for streaming (initramfs images: not bounded, never a device)."""
+        return os.fdopen(self._open_regular(path), "rb")
 
     def listdir(self, path: str) -> List[str]:
         try:
@@ -213,30 +342,170 @@ class System:
     # Every write is atomic (a temporary file in the same directory, fsync, rename): a crash
     # leaves the old or the new file, never half of one, and hard-linked copies of a guest tree
     # are never modified in place.
+    #
+    # No symlink games: a path is resolved inside the root (as reads are), then every write,
+    # rename and delete is made through directory fds opened component by component from the
+    # root with O_NOFOLLOW|O_DIRECTORY, so a link swapped in meanwhile can never make imsprep
+    # write outside the root. In imsprep's own state (/var/lib/imsprep, /var/log/imsprep) a
+    # symlink anywhere on the path is refused outright.
+    def _check_state_path(self, path: str) -> None:
+        norm = os.path.normpath("/" + path.lstrip("/"))
+        if not any(norm == area or norm.startswith(area + "/") for area in STATE_AREAS):
+            return
+        current = self.root
+        for part in [p for p in norm.split("/") if p]:
+            current = os.path.join(current, part)
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                return
+            except OSError:
+                return
+            if stat_mod.S_ISLNK(st.st_mode):
+                raise UserError("refusing to write %s: %s is a symbolic link in the guest (imsprep's state "
+                                "directories must be real directories); remove it and run imsprep again"
+                                % (path, self.guest_path(current)))
+
+    def check_state_paths(self, paths: Sequence[str]) -> None:
+        """Refuse (UserError) if any of these state paths goes through a symlink."""
+        for path in paths:
+            self._check_state_path(path)
+
+    def _split_resolved(self, path: str, follow_last: bool = True) -> "tuple":
+        """(components of the resolved parent directory below the root, final name)."""
+        self._check_state_path(path)
+        host = self._resolve(path, follow_last=follow_last)
+        rel = os.path.relpath(host, self.root)
+        if rel == "." or rel.startswith(".."):
+            raise UserError("refusing to write %s: it resolves to the root itself" % path)
+        parts = rel.split("/")
+        return parts[:-1], parts[-1]
+
+    def _open_dir(self, parts: Sequence[str], create: bool = False, mode: int = 0o755, guest: str = "") -> int:
+        """An fd on root/parts..., each component opened with O_NOFOLLOW|O_DIRECTORY (and made if
+        ``create``). A symlink met on the way (planted after resolution) is refused."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in parts:
+                try:
+                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(part, mode, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise UserError("refusing to write %s: a component of its path (%s) is not a directory "
+                                        "(a symbolic link planted in the guest?)" % (guest or "/".join(parts), part)) from None
+                    raise
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
     def makedirs(self, path: str, mode: int = 0o755) -> None:
-        os.makedirs(self.host_path(path), mode=mode, exist_ok=True)
+        with _writing(path):
+            parents, name = self._split_resolved(path)
+            os.close(self._open_dir(list(parents) + [name], create=True, mode=mode, guest=path))
+
+    def make_fresh_dir(self, path: str, mode: int = 0o700) -> None:
+        """Create ``path`` (which must not exist yet); its parents are made as needed."""
+        with _writing(path):
+            parents, name = self._split_resolved(path, follow_last=False)
+            dfd = self._open_dir(parents, create=True, guest=path)
+            try:
+                os.mkdir(name, mode, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+
+    def _write_in(self, dfd: int, name: str, chunks: Iterator[bytes], mode: int) -> None:
+        tmp = ".%s.imsprep-tmp" % name
+        try:
+            os.unlink(tmp, dir_fd=dfd)  # a stale one (never followed: unlink does not follow)
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                fh.flush()
+                os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
 
     def write_atomic(self, path: str, data: bytes, mode: Optional[int] = None) -> None:
-        host = self.host_path(path)
-        directory = os.path.dirname(host)
-        os.makedirs(directory, exist_ok=True)
-        if mode is None:
+        with _writing(path):
+            parents, name = self._split_resolved(path)
+            dfd = self._open_dir(parents, create=True, guest=path)
             try:
-                mode = stat_mod.S_IMODE(os.stat(host).st_mode)
-            except OSError:
-                mode = 0o644
-        tmp = os.path.join(directory, ".%s.imsprep-tmp" % os.path.basename(host))
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, host)
-        self.fsync_dir(path)
+                if mode is None:
+                    try:
+                        mode = stat_mod.S_IMODE(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode)
+                    except OSError:
+                        mode = 0o644
+                self._write_in(dfd, name, iter([data]), mode)
+            finally:
+                os.close(dfd)
+
+    def append_file(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        """Append to a file (journal, change log), fsynced; the file itself is never a followed link."""
+        with _writing(path):
+            parents, name = self._split_resolved(path, follow_last=False)
+            dfd = self._open_dir(parents, create=True, guest=path)
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dfd)
+            except OSError as exc:
+                os.close(dfd)
+                if exc.errno == errno.ELOOP:
+                    raise UserError("refusing to write %s: it is a symbolic link in the guest" % path) from None
+                raise
+            os.close(dfd)
+            try:
+                if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+                    raise UserError("refusing to write %s: not a regular file" % path)
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def open_state_file(self, path: str, mode: int = 0o600) -> IO[str]:
+        """Open (create) a small state file read/write, e.g. the lock, without following links."""
+        with _writing(path):
+            parents, name = self._split_resolved(path, follow_last=False)
+            dfd = self._open_dir(parents, create=True, guest=path)
+            try:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise UserError("refusing to open %s: it is a symbolic link in the guest" % path) from None
+                raise
+            finally:
+                os.close(dfd)
+            if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise UserError("refusing to open %s: not a regular file" % path)
+            return os.fdopen(fd, "r+")
 
     def fsync_dir(self, path: str) -> None:
         try:
-            fd = os.open(os.path.dirname(self.host_path(path)), os.O_RDONLY)
+            fd = os.open(os.path.dirname(self.host_path(path)), os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return
         try:
@@ -245,39 +514,79 @@ class System:
             os.close(fd)
 
     def copy_file(self, src: str, dst: str) -> None:
-        """Copy guest ``src`` to guest ``dst`` (atomically, mode kept, contents fsynced)."""
-        host_src, host_dst = self.host_path(src), self.host_path(dst)
-        os.makedirs(os.path.dirname(host_dst), exist_ok=True)
-        tmp = host_dst + ".imsprep-tmp"
-        with open(host_src, "rb") as fin, open(tmp, "wb") as fout:
-            while True:
-                block = fin.read(1 << 20)
-                if not block:
-                    break
-                fout.write(block)
-            fout.flush()
-            os.fsync(fout.fileno())
-        shutil.copystat(host_src, tmp)
-        os.replace(tmp, host_dst)
+        """Copy guest ``src`` (a regular file) to guest ``dst`` (atomically, mode and times kept,
+        contents fsynced)."""
+        with _writing(dst):
+            sfd = self._open_regular(src)
+            with os.fdopen(sfd, "rb") as fin:
+                st = os.fstat(fin.fileno())
+                parents, name = self._split_resolved(dst)
+                dfd = self._open_dir(parents, create=True, guest=dst)
+                try:
+                    self._write_in(dfd, name, iter(lambda: fin.read(1 << 20), b""), stat_mod.S_IMODE(st.st_mode))
+                    try:
+                        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
+                    except OSError:
+                        pass
+                    _copy_xattrs(fin.fileno(), name, dfd)
+                finally:
+                    os.close(dfd)
 
     def replace(self, src: str, dst: str) -> None:
         """Atomic rename of guest ``src`` over guest ``dst`` (same filesystem)."""
-        os.replace(self.host_path(src), self.host_path(dst))
-        self.fsync_dir(dst)
+        with _writing(dst):
+            sparents, sname = self._split_resolved(src, follow_last=False)
+            dparents, dname = self._split_resolved(dst)
+            sfd = self._open_dir(sparents, guest=src)
+            try:
+                dfd = self._open_dir(dparents, guest=dst)
+                try:
+                    os.replace(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
+            finally:
+                os.close(sfd)
 
     def unlink(self, path: str) -> None:
-        try:
-            os.unlink(self._resolve(path, follow_last=False) if not self.live else path)
-        except FileNotFoundError:
-            pass
+        """Delete a file (a symlink itself, never its target); a missing file is fine."""
+        with _writing(path):
+            try:
+                parents, name = self._split_resolved(path, follow_last=False)
+                dfd = self._open_dir(parents, guest=path)
+            except FileNotFoundError:
+                return
+            try:
+                os.unlink(name, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(dfd)
 
     def remove_tree(self, path: str) -> None:
-        """Delete a directory tree in the guest; refuses if anything is mounted below it."""
-        host = self.host_path(path)
-        mounts = System("/").read_text("/proc/mounts") or ""
-        if any(line.split()[1].startswith(host.rstrip("/") + "/") for line in mounts.splitlines() if len(line.split()) > 1):
-            raise UserError("refusing to delete %s: something is mounted below it" % path)
-        shutil.rmtree(host, ignore_errors=True)
+        """Delete a directory tree imsprep created in the guest; refuses if anything is mounted
+        below it. The tree is walked by fds without following any link, so a link inside cannot
+        lead it elsewhere; a link *as* the path is refused."""
+        with _writing(path):
+            try:
+                parents, name = self._split_resolved(path, follow_last=False)
+                dfd = self._open_dir(parents, guest=path)
+            except FileNotFoundError:
+                return
+            try:
+                try:
+                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    return
+                if not stat_mod.S_ISDIR(st.st_mode):
+                    raise UserError("refusing to delete %s: not a directory (a %s)" % (path, _file_kind(st.st_mode)))
+                host = os.path.join(self.root, *(list(parents) + [name]))
+                mounts = System("/").read_text("/proc/mounts") or ""
+                if any(line.split()[1].startswith(host.rstrip("/") + "/") for line in mounts.splitlines() if len(line.split()) > 1):
+                    raise UserError("refusing to delete %s: something is mounted below it" % path)
+                _rmtree_at(dfd, name)
+            finally:
+                os.close(dfd)
 
     def size(self, path: str) -> int:
         try:

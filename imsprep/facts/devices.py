@@ -2,6 +2,7 @@
 between hypervisors (``xvda`` on XEN, ``vda`` on KVM). ``UUID=``, ``LABEL=``, ``PARTUUID=``,
 ``/dev/mapper/*`` and LVM names are stable and never reported."""
 
+import logging
 import re
 from typing import Dict, List, Optional
 
@@ -11,6 +12,17 @@ from .bootloader import BootConfig
 KERNEL_NAME = re.compile(r"^/dev/(xvd[a-z]+|vd[a-z]+|sd[a-z]+|hd[a-z]+)(p?\d+)?$")
 BY_ID = re.compile(r"^/dev/disk/by-(id|path)/")
 CMDLINE_KEYS = ("root", "resume")
+MAX_REFS_PER_FILE = 1000  # a hostile file of a million device lines must not become a million findings
+LOG = logging.getLogger(__name__)
+
+
+def _capped(path: str, count: int) -> bool:
+    """True once ``path`` has given MAX_REFS_PER_FILE references (said once, on stderr)."""
+    if count < MAX_REFS_PER_FILE:
+        return False
+    LOG.warning("%s names more than %d disks by kernel name: only the first %d are reported and fixed",
+                path, MAX_REFS_PER_FILE, MAX_REFS_PER_FILE)
+    return True
 
 
 def classify_device(spec: str) -> Optional[str]:
@@ -52,6 +64,8 @@ def fstab_refs(system: System, path: str = "/etc/fstab") -> List[DeviceRef]:
             if mount == "none" and len(fields) > 2:
                 mount = fields[2]  # swap
             refs.append(DeviceRef(path, number, mount, fields[0], kind, raw.rstrip()))
+            if _capped(path, len(refs)):
+                break
     return refs
 
 
@@ -64,6 +78,8 @@ def crypttab_refs(system: System) -> List[DeviceRef]:
             kind = classify_device(fields[1])
             if kind:
                 refs.append(DeviceRef("/etc/crypttab", number, fields[0], fields[1], kind, raw.rstrip()))
+                if _capped("/etc/crypttab", len(refs)):
+                    break
     return refs
 
 
@@ -92,14 +108,20 @@ def bootloader_refs(system: System, boot: BootConfig) -> List[DeviceRef]:
         if path.endswith("/entries"):
             continue
         text = system.read_text(path) or ""
+        before = len(refs)
         for number, raw in enumerate(text.splitlines(), 1):
             if raw.lstrip().startswith("#"):
                 continue
             refs += _cmdline_refs(raw, path, number)
+            if _capped(path, len(refs) - before):
+                break
     for path in ("/boot/grub/device.map", "/boot/grub2/device.map"):
         text = system.read_text(path) or ""
+        before = len(refs)
         for number, raw in enumerate(text.splitlines(), 1):
             fields = raw.split()
             if len(fields) >= 2 and classify_device(fields[1]):
                 refs.append(DeviceRef(path, number, fields[0], fields[1], classify_device(fields[1]) or "", raw.strip()))
+                if _capped(path, len(refs) - before):
+                    break
     return refs

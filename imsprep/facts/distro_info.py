@@ -1,10 +1,17 @@
 """Which distribution the guest is, read from the guest's own files with the ``distro`` library.
 
-``distro`` is pointed at the guest's files explicitly (and never at lsb_release or uname), so it
-works with old versions of the library that lack ``root_dir`` (Debian bullseye ships 1.5)."""
+Every release fact comes from the guest: its os-release, ``*-release`` and ``debian_version``
+files are read through `System` (bounded, never a FIFO or device, undecodable bytes replaced) and
+``distro`` parses copies of that text in a private temporary directory. It never sees lsb_release,
+uname or the host's ``/etc`` (``distro`` reads ``/etc/debian_version`` of the machine it runs on
+for ``version(best=True)``: the host's point release on a guest). Works with old versions of the
+library that lack ``root_dir`` (Debian bullseye ships 1.5)."""
 
 import inspect
+import os
 import re
+import shutil
+import tempfile
 from typing import Dict, List, Optional
 
 import distro
@@ -44,13 +51,35 @@ class DistroInfo:
                 "source": self.source}
 
 
-def _linux_distribution(os_release: str, release_file: str) -> "distro.LinuxDistribution":
+class _GuestDistribution(distro.LinuxDistribution):
+    """``distro`` with the guest's debian_version instead of the host's."""
+
+    guest_debian_version = ""
+
+    @property
+    def _debian_version(self) -> str:  # type: ignore[override]
+        return self.guest_debian_version
+
+
+def _linux_distribution(os_release: str, release_file: str, debian_version: str) -> "distro.LinuxDistribution":
     params = inspect.signature(distro.LinuxDistribution.__init__).parameters
     kwargs = {"include_lsb": False, "os_release_file": os_release, "distro_release_file": release_file}
     for optional in ("include_uname", "include_oslevel"):
         if optional in params:
             kwargs[optional] = False
-    return distro.LinuxDistribution(**kwargs)
+    dist = _GuestDistribution(**kwargs)
+    dist.guest_debian_version = debian_version
+    return dist
+
+
+def _best_version(dist: "distro.LinuxDistribution", debian_version: str) -> str:
+    """``distro``'s version(best=True) (the most precise candidate), the guest's debian_version
+    among the candidates on Debian-like guests whatever the library's version."""
+    version = dist.version(best=True) or ""
+    if debian_version and (dist.id() == "debian" or "debian" in (dist.like() or "").split()):
+        if re.match(r"^[\d.]+$", debian_version) and debian_version.count(".") > version.count("."):
+            version = debian_version
+    return version
 
 
 def detect_package_db(system: System) -> Optional[str]:
@@ -61,20 +90,48 @@ def detect_package_db(system: System) -> Optional[str]:
     return None
 
 
+def _guest_copy(system: System, path: Optional[str], directory: str, name: str, ascii_only: bool) -> str:
+    """A host copy of the guest file's text (bounded, decoded with replacement) for ``distro``."""
+    target = os.path.join(directory, name)
+    if path is None:
+        return target + ".absent"
+    text = system.read_text(path)
+    if text is None:
+        return target + ".absent"
+    if ascii_only:
+        text = text.encode("ascii", "replace").decode("ascii")
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return target
+
+
 def read_distro(system: System, knowledge: Knowledge) -> DistroInfo:
     info = DistroInfo()
-    missing = system.root.rstrip("/") + "/.imsprep-no-such-file"
     os_release = next((p for p in OS_RELEASE if system.is_file(p)), None)
     release = next((p for p in RELEASE_FILES if system.is_file(p)), None)
-    dist = _linux_distribution(system.host_path(os_release) if os_release else missing,
-                               system.host_path(release) if release else missing)
+    debian_version = ((system.read_text("/etc/debian_version") or "").strip().splitlines() or [""])[0].strip()
+    directory = tempfile.mkdtemp(prefix="imsprep-distro-")
+    try:
+        for ascii_only in (False, True):
+            try:
+                # the release file's name tells distro the id (centos-release -> centos)
+                dist = _linux_distribution(_guest_copy(system, os_release, directory, "os-release", ascii_only),
+                                           _guest_copy(system, release, directory, os.path.basename(release or "none"),
+                                                       ascii_only), debian_version)
+                info.id = (dist.id() or "unknown").lower()
+                info.name = dist.name() or info.id
+                info.version = _best_version(dist, debian_version)
+                info.like = [x.lower() for x in (dist.like() or "").split()]
+                info.pretty = dist.name(pretty=True) or info.name
+                info.platform_id = dist.os_release_attr("platform_id") or None
+                break
+            except (UnicodeError, ValueError):
+                # an old distro under a C locale reads ASCII only; a broken quote in os-release
+                if ascii_only:
+                    info.id = "unknown"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     info.source = os_release or release
-    info.id = (dist.id() or "unknown").lower()
-    info.name = dist.name() or info.id
-    info.version = dist.version(best=True) or ""
-    info.like = [x.lower() for x in (dist.like() or "").split()]
-    info.pretty = dist.name(pretty=True) or info.name
-    info.platform_id = dist.os_release_attr("platform_id") or None
     info.package_db = detect_package_db(system)
     if os_release is None and release:
         # no os-release (EL5/6, SLES 11): the id comes from the release file's text, not its name

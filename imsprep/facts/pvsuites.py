@@ -4,12 +4,18 @@ Evidence comes from the package database, files, service units, running processe
 modules; each piece of evidence is kept so the report can say exactly what was found where."""
 
 import fnmatch
+import itertools
+import logging
 import re
 from typing import Dict, List, Optional
 
 from ..knowledge import Knowledge
 from ..system import System
 from .kmod import normalize
+
+LOG = logging.getLogger(__name__)
+DPKG_STATUS_MAX = 256 << 20  # read streamed; the biggest real ones are tens of MB
+MAX_PACKAGES = 200000
 
 MODPROBE_DIRS = ["/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d", "/run/modprobe.d"]
 UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
@@ -31,11 +37,20 @@ def read_packages(system: System, package_db: Optional[str]) -> Packages:
     packages = Packages()
     if package_db == "dpkg":
         packages.source = "/var/lib/dpkg/status"
-        text = system.read_text("/var/lib/dpkg/status") or ""
-        for stanza in text.split("\n\n"):
-            fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*)$", stanza, re.M))
-            if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
-                packages.versions[fields["Package"]] = fields.get("Version", "")
+        # streamed, stanza by stanza: a big system's status file is larger than max_read_bytes
+        fields: Dict[str, str] = {}
+        for line in itertools.chain(system.iter_lines("/var/lib/dpkg/status", DPKG_STATUS_MAX), ["\n"]):
+            if not line.strip():
+                if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
+                    packages.versions[fields["Package"]] = fields.get("Version", "")
+                    if len(packages.versions) >= MAX_PACKAGES:
+                        packages.error = "more than %d installed packages: the rest was not read" % MAX_PACKAGES
+                        break
+                fields = {}
+                continue
+            match = re.match(r"^([A-Za-z-]+): ?(.*)$", line.rstrip("\n"))
+            if match and match.group(1) in ("Package", "Status", "Version"):
+                fields[match.group(1)] = match.group(2)
     elif package_db == "rpm":
         argv = ["rpm", "-qa", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"]
         if system.live:
@@ -80,11 +95,18 @@ def loaded_modules(system: System) -> List[str]:
 
 
 def running_processes(system: System) -> List[str]:
+    """Names of running processes (live only); empty, i.e. unknown, when they cannot be listed
+    (no /proc mounted, e.g. ``chroot GUEST imsprep check``: psutil fails inside)."""
     if not system.live:
         return []
-    from ..proc import process_names
+    try:
+        from ..proc import process_names
 
-    return process_names()
+        return process_names()
+    except Exception as exc:  # noqa: BLE001 - any failure: the probe could not run
+        LOG.warning("running processes cannot be listed (%s: %s; is /proc mounted?): "
+                    "PV tools are judged from files and packages only", type(exc).__name__, exc)
+        return []
 
 
 def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> List[SuiteFinding]:

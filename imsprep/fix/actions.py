@@ -10,10 +10,9 @@ from ..facts.initramfs import InitramfsReader
 from ..facts.kernels import Kernel
 from ..system import System
 from .faults import fault_point
-from .journal import Journal
+from .journal import GENERATOR_TMP, Journal
 
 Progress = Callable[[str], None]
-GENERATOR_TMP = "/var/lib/imsprep/tmp"
 
 
 class ActionFailed(Exception):
@@ -200,14 +199,20 @@ class RebuildInitramfs(Action):
         for step in self.prepare:
             step.apply(system, journal, progress)
         system.unlink(self.tmp_path)
-        system.remove_tree(GENERATOR_TMP)  # what a killed generator left behind
+        # the generator's scratch space lives in imsprep's state directory, not in /var/tmp: a
+        # fresh directory of this run (journaled first), and only that one is removed afterwards
+        scratch = "%s/%s-%s" % (GENERATOR_TMP, journal.run_id, self.kernel.kver.replace("/", "_"))
         system.makedirs(GENERATOR_TMP, mode=0o700)
+        journal.append({"op": "tmp-dir", "path": scratch})
+        system.make_fresh_dir(scratch, mode=0o700)
         journal.append({"op": "tmp-image", "path": self.tmp_path})
         argv = self.command()
         progress("  building %s: %s" % (self.kernel.kver, " ".join(argv)))
         try:
-            # the generator's scratch space lives in imsprep's state directory, not in /var/tmp
-            result = system.run(argv, timeout=1800, env={"TMPDIR": GENERATOR_TMP})
+            result = system.run(argv, timeout=1800, env={"TMPDIR": scratch})
+            if system.is_symlink(self.tmp_path):
+                raise ActionFailed("%s left %s as a symbolic link, not an image; the old initramfs is kept"
+                                   % (argv[0], self.tmp_path))
             if not result.ok or not system.is_file(self.tmp_path):
                 tail = (result.stderr.strip() or result.stdout.strip())[-600:]
                 raise ActionFailed("%s exited %d; the old initramfs is kept. Output: %s" % (argv[0], result.rc, tail))
@@ -222,7 +227,7 @@ class RebuildInitramfs(Action):
             fault_point("after-replace")
         finally:
             system.unlink(self.tmp_path)
-            system.remove_tree(GENERATOR_TMP)
+            system.remove_tree(scratch)
         journal.log("rebuilt %s for %s with %s (verified: %s)" % (self.image, self.kernel.kver, self.generator, " ".join(self.required)))
         return "rebuilt %s (%d bytes, verified %d modules)" % (self.image, system.size(self.image), len(self.required))
 
@@ -313,8 +318,9 @@ class RemoveSuite(Action):
 
     def _installed(self, system: System, name: str) -> bool:
         if self.package_db == "dpkg":
-            text = system.read_text("/var/lib/dpkg/status") or ""
-            return bool(re.search(r"^Package: %s\nStatus: install ok installed" % re.escape(name), text, re.M))
+            from ..facts.pvsuites import read_packages
+
+            return name in read_packages(system, "dpkg").versions
         if self.package_db == "rpm":
             return system.run(["rpm", "-q", name], timeout=60).ok
         return False

@@ -114,6 +114,8 @@ def _rebuild_reasons(facts: Facts, assessment: Assessment, kernel: Kernel) -> Li
         return []
     if missing:
         reasons.append("lacks %s" % ", ".join(missing))
+    if kernel.dep is None:
+        reasons.append("module dependencies unknown (no modules.dep): depmod, then a complete image")
     if fact is None or not fact.exists:
         return ["no initramfs"]
     if fact.listing is None:

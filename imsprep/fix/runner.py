@@ -1,5 +1,7 @@
 """Apply a plan (after the free-space check), and roll the last run back."""
 
+import difflib
+import os
 import sys
 from typing import Callable, Dict, List
 
@@ -7,7 +9,7 @@ from ..errors import UserError
 from ..system import System
 from .actions import ActionFailed, Applied, ApplyResult
 from .chroot import guest_mounts
-from .journal import Journal
+from .journal import Journal, file_state, same_state
 from .plan import Plan
 
 Progress = Callable[[str], None]
@@ -78,14 +80,50 @@ def finish_run(journal: Journal, outcome: "Outcome") -> None:
     journal.log("fix finished: %d done (%d by a fallback), %d failed" % (len(outcome.done), len(outcome.fallbacks), len(outcome.failed)))
 
 
+def planned_paths(plan: Plan) -> List[str]:
+    """Every guest file the plan's actions will write, replace or delete."""
+    paths: List[str] = []
+    todo = list(plan.actions)
+    while todo:
+        action = todo.pop(0)
+        for attr in ("path", "image", "tmp_path"):
+            value = getattr(action, attr, None)
+            if isinstance(value, str) and value not in paths:
+                paths.append(value)
+        todo += list(getattr(action, "prepare", []) or [])
+    return paths
+
+
+def validate_plan(system: System, plan: Plan) -> None:
+    """Refuse before any change if a file the plan must write is not a regular file (an initramfs
+    path that is a directory, a FIFO as a config file), or if imsprep's state directories hold a
+    symbolic link: a fix that cannot finish must not start."""
+    from .journal import STATE_PATHS
+
+    system.check_state_paths(STATE_PATHS)
+    for path in planned_paths(plan):
+        if system.exists(path) and not system.is_file(path):
+            try:
+                kind = "directory" if system.is_dir(path) else "special file (FIFO, device or socket)"
+            except OSError:
+                kind = "special file"
+            raise UserError("refusing to fix: %s is a %s, not a regular file; nothing was changed. "
+                            "Move it away and run imsprep fix again" % (path, kind))
+        parent = os.path.dirname(path)
+        if system.exists(parent) and not system.is_dir(parent):
+            raise UserError("refusing to fix: %s is not a directory; nothing was changed" % parent)
+
+
 def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress = stderr_progress) -> Outcome:
     """Apply every action; a failed action is reported and the others still run (one kernel's
     failed rebuild must not lose the others' work). A failed suite removal stops the run: native
-    drivers are configured only once the PV suite is gone."""
+    drivers are configured only once the PV suite is gone. After each action the journal records
+    what every file it touched looks like (``after``), for rollback's "changed since?" test."""
     outcome = Outcome()
     with guest_mounts(system):
         for action in plan.actions:
             progress("- " + action.summary())
+            first = len(journal.touched)
             try:
                 outcome.add(action.apply(system, journal, progress))
             except ActionFailed as exc:
@@ -97,45 +135,158 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
                 if action.kind == "remove-suite":
                     progress("  stopping: the PV suite must go before native drivers are configured")
                     break
+            finally:
+                journal.record_after(journal.touched[first:])
     return outcome
 
 
-def rollback(system: System, journal: Journal, progress: Progress = stderr_progress) -> List[str]:
+class RollbackResult:
+    def __init__(self):
+        self.done: List[str] = []
+        self.refused: List[str] = []  # changed since the fix: kept (unless --force)
+        self.diffs: List[str] = []
+        self.failed: List[str] = []  # could not be restored
+        self.given_up: List[str] = []  # could not be restored, and --force said to go on without them
+
+    @property
+    def complete(self) -> bool:
+        return not self.refused and not self.failed
+
+
+def _changed_since(system: System, path: str, after: Dict[str, object], current: Dict[str, object]) -> str:
+    """How ``path`` differs from what imsprep left: a unified diff for text, sizes and hashes otherwise."""
+    copy = after.get("copy")
+    if current.get("kind") == "file" and copy and system.is_file(str(copy)):
+        try:
+            old = system.read_bytes(str(copy))
+            new = system.read_bytes(path)
+        except OSError:
+            old = new = b""
+        if b"\0" not in old[:8192] + new[:8192]:
+            lines = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(True),
+                                         new.decode("utf-8", "replace").splitlines(True),
+                                         fromfile="%s (as imsprep left it)" % path, tofile="%s (now)" % path)
+            text = "".join(lines)
+            if text:
+                return text if text.endswith("\n") else text + "\n"
+
+    def describe(state: Dict[str, object]) -> str:
+        if not state.get("exists"):
+            return "absent"
+        if state.get("kind") != "file":
+            return "a %s" % state.get("kind")
+        return "%s bytes, sha256 %s" % (state.get("size"), str(state.get("sha256"))[:16])
+
+    return "  as imsprep left it: %s\n  now: %s\n" % (describe(after), describe(current))
+
+
+def rollback(system: System, journal: Journal, progress: Progress = stderr_progress, force: bool = False,
+             dry_run: bool = False) -> RollbackResult:
     """Undo a run in reverse order: restore or delete every file it touched, reinstall removed
-    packages from the kept package files, and drop a half-built image left by a crash."""
+    packages from the kept package files, and drop a half-built image left by a crash.
+
+    A file changed since the fix (its content differs from the ``after`` record) is kept and named
+    with its diff, unless ``force``. A file that cannot be restored (its backup is missing, a
+    directory stands in its way) is named; the others are restored all the same. Each restored file
+    is journaled (``restored``), so a later rollback does not redo it; the run counts as rolled back
+    only when nothing is left."""
     entries = list(journal.entries())
-    done: List[str] = []
-    restored = set()
-    with guest_mounts(system):
-        for entry in reversed(entries):
-            op = entry.get("op")
-            if op == "packages-removed":
-                done += _reinstall(system, entry, progress)
+    result = RollbackResult()
+    finished = {str(e.get("path")) for e in entries if e.get("op") == "restored"}
+    reinstalled = {int(str(e.get("index"))) for e in entries if e.get("op") == "reinstalled"}
+    firsts: Dict[str, Dict[str, object]] = {}
+    afters: Dict[str, Dict[str, object]] = {}
+    order: List[str] = []
+    for entry in entries:
+        path = str(entry.get("path"))
+        if entry.get("op") == "file":
+            if path not in firsts:
+                firsts[path] = entry
+                order.append(path)
+        elif entry.get("op") == "after":
+            afters[path] = entry
+
+    def mark(path: str, **extra: object) -> None:
+        if not dry_run:
+            entry: Dict[str, object] = {"op": "restored", "path": path}
+            entry.update(extra)
+            journal.append(entry)
+
+    # which files changed since the fix is decided first: reinstalling packages (below) recreates
+    # files the run's package removal deleted, and that is rollback's own doing, not a later edit
+    todo: List[str] = []
+    for path in reversed(order):
+        if path in finished:
+            continue
+        current = file_state(system, path)
+        after = afters.get(path)
+        if after is not None and not same_state(current, after) and not force:
+            result.refused.append(path)
+            result.diffs.append("%s changed since the fix:\n%s" % (path, _changed_since(system, path, after, current)))
+            continue
+        todo.append(path)
+    if not dry_run:
+        with guest_mounts(system):
+            for index, entry in reversed(list(enumerate(entries))):
+                if entry.get("op") == "packages-removed" and index not in reinstalled:
+                    result.done += _reinstall(system, entry, progress)
+                    journal.append({"op": "reinstalled", "index": index})
+    for path in todo:
+        first = firsts[path]
+        current = file_state(system, path)
+        try:
+            if first.get("existed"):
+                backup = str(first.get("backup"))
+                if not system.is_file(backup):
+                    if force:
+                        mark(path, skipped="backup %s missing" % backup)
+                        result.given_up.append("%s: not restored, its backup %s is missing (given up: --force)" % (path, backup))
+                    else:
+                        result.failed.append("%s: not restored, its backup %s is missing" % (path, backup))
+                    continue
+                if current.get("exists") and current.get("kind") not in ("file", "unreadable"):
+                    result.failed.append("%s: not restored, a %s stands at its place now" % (path, current.get("kind")))
+                    continue
+                if not dry_run:
+                    system.copy_file(backup, path)
+                    mark(path)
+                result.done.append("restored %s" % path)
+            elif current.get("exists") and current.get("kind") == "file":
+                if not dry_run:
+                    system.unlink(path)
+                    mark(path)
+                result.done.append("removed %s (created by the run)" % path)
+            else:
+                if current.get("exists"):  # a directory imsprep did not create: left alone
+                    result.done.append("left %s: a %s imsprep did not create" % (path, current.get("kind")))
+                mark(path)
+        except (OSError, UserError) as exc:
+            result.failed.append("%s: not restored: %s" % (path, exc))
     for entry in reversed(entries):
         op = entry.get("op")
-        if op == "file":
-            path = str(entry["path"])
-            if path in restored:
-                continue  # already restored to its state before the run
-            first = next(e for e in entries if e.get("op") == "file" and e.get("path") == path)
-            restored.add(path)
-            if first.get("existed"):
-                system.copy_file(str(first["backup"]), path)
-                done.append("restored %s" % path)
-            elif system.exists(path):
-                system.unlink(path)
-                done.append("removed %s (created by the run)" % path)
-        elif op == "tmp-image":
-            if system.exists(str(entry["path"])):
-                system.unlink(str(entry["path"]))
-                done.append("removed the unfinished %s" % entry["path"])
-    journal.append({"op": "rolled-back"})
-    journal.log("rolled back: %s" % "; ".join(done))
-    for line in done[:40]:
+        path = str(entry.get("path"))
+        try:
+            if op == "tmp-image" and system.is_file(path):
+                if not dry_run:
+                    system.unlink(path)
+                result.done.append("removed the unfinished %s" % path)
+            elif op == "tmp-dir" and system.is_dir(path) and not system.is_symlink(path):
+                if not dry_run:
+                    system.remove_tree(path)
+                result.done.append("removed the scratch directory %s" % path)
+        except (OSError, UserError) as exc:
+            result.failed.append("%s: not removed: %s" % (path, exc))
+    if dry_run:
+        return result
+    if result.complete:
+        journal.append({"op": "rolled-back"})
+    journal.log("rolled back: %s%s" % ("; ".join(result.done) or "nothing",
+                                       "; KEPT (changed since): %s" % ", ".join(result.refused) if result.refused else ""))
+    for line in result.done[:40]:
         progress("- " + line)
-    if len(done) > 40:
-        progress("- ... and %d more (see %s)" % (len(done) - 40, journal.path))
-    return done
+    if len(result.done) > 40:
+        progress("- ... and %d more (see %s)" % (len(result.done) - 40, journal.path))
+    return result
 
 
 def _reinstall(system: System, entry: Dict[str, object], progress: Progress) -> List[str]:

@@ -25,17 +25,21 @@ class DriverStatus:
         self.needed: List[str] = []  # modules that must be in the initramfs (deps first)
         self.missing: List[str] = []  # of those, not found in the initramfs
         self.in_initramfs: Optional[bool] = None  # None: not needed, or the image is unreadable
+        self.deps_known = True  # False: a module whose dependencies cannot be known (no modules.dep)
 
     @property
     def ok(self) -> bool:
         if self.state == ABSENT:
             return False
+        if self.state == MODULE and not self.deps_known and self.critical:
+            return False  # unknown is not ready: a dependency may be missing from the initramfs
         return not self.needed or self.in_initramfs is True or (not self.critical and self.in_initramfs is False)
 
     def to_dict(self) -> Dict[str, object]:
         return {"name": self.name, "role": self.role, "boot_critical": self.critical, "state": self.state, "evidence": self.evidence,
                 "module_path": self.module_path, "substitute": self.substitute, "needed_in_initramfs": self.needed,
-                "in_initramfs": self.in_initramfs, "missing_from_initramfs": self.missing, "ok": self.ok}
+                "in_initramfs": self.in_initramfs, "missing_from_initramfs": self.missing,
+                "dependencies_known": self.deps_known, "ok": self.ok}
 
 
 class KernelTarget:
@@ -99,6 +103,7 @@ def assess(facts: Facts, kernel: Kernel, target: str) -> KernelTarget:
                 status.substitute = [s.name for s in legacy]
                 status.evidence = "old XEN driver names: " + ", ".join("%s (%s)" % (s.name, s.evidence) for s in legacy)
         if status.state == MODULE:
+            status.deps_known = kernel.dep is not None
             for name in status.substitute or [spec["name"]]:
                 for mod in modules_needed(kernel, name):
                     if mod not in status.needed:
@@ -170,6 +175,17 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
                 "initramfs %s of kernel %s lacks %s module(s): %s (needed for %s)%s"
                 % (fact.path, kernel.kver, label, ", ".join(missing_all), ", ".join(d.name for d in group), why),
                 rebuild_remedy(facts, kernel, missing_all), kernel=kernel.kver, file=fact.path))
+    unknown = [d for d in needing if not d.deps_known]
+    for critical, code, severity in ((True, "DRIVER_DEPS_UNKNOWN", ERROR), (False, "NIC_DRIVER_DEPS_UNKNOWN", WARNING)):
+        group = [d.name for d in unknown if d.critical is critical]
+        if group:
+            result.findings.append(Finding(
+                code, severity, [target],
+                "kernel %s: the dependencies of %s cannot be known (modules.dep %s), so whether initramfs %s holds "
+                "everything they need is unknown; unknown is not ready"
+                % (kernel.kver, ", ".join(group), kernel.dep_error or "is missing", fact.path),
+                "run depmod -a %s, then rebuild the initramfs (%s); `imsprep fix` does both"
+                % (kernel.kver, rebuild_command(facts, kernel)), kernel=kernel.kver, file=fact.path))
     omitted = [m for d in needing for m in d.needed if m in facts.generator.omitted_modules]
     if omitted:
         result.findings.append(Finding(

@@ -152,6 +152,18 @@ def kernel_inventory_findings(facts: Facts) -> List[Finding]:
             "NOT_ROOT", WARNING, ["kvm", "xen"],
             "not running as root: could not read %s" % ", ".join(sorted(set(facts.unreadable))),
             "run imsprep as root for a complete check"))
+    system = facts.system
+    for path in getattr(system, "truncated", []):
+        findings.append(Finding(
+            "FILE_READ_IN_PART", WARNING, ["kvm", "xen"],
+            "%s is larger than %d bytes (max_read_bytes): only its beginning was read, what follows was not checked"
+            % (path, system.max_read_bytes),
+            "look at %s: a configuration file that large is damaged or hostile; or raise max_read_bytes in "
+            "/etc/imsprep/imsprep.conf" % path, file=path))
+    for path, why in sorted(getattr(system, "unreadable", {}).items()):
+        findings.append(Finding(
+            "FILE_NOT_REGULAR", WARNING, ["kvm", "xen"], "%s is %s" % (path, why),
+            "replace %s with a regular file" % path, file=path))
     return findings
 
 
