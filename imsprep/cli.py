@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--dry-run", action="store_true", help="show what would be restored, change nothing")
     rollback.add_argument("-y", "--yes", action="store_true", help="roll back without asking")
     rollback.add_argument("-v", "--verbose", action="store_true", help="log every file probe and command to stderr")
+
+    from .seal.cli import add_parser as add_seal_parser
+    add_seal_parser(sub, EPILOG)
     return parser
 
 
@@ -232,6 +235,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_fix(args)
         if args.command == "rollback":
             return cmd_rollback(args)
+        if args.command == "seal":
+            from .seal.cli import cmd_seal
+            return cmd_seal(args)
     except (UserError, ParseError) as exc:
         sys.stderr.write("imsprep: error: %s\n" % exc)
         return EXIT_ERROR
