@@ -55,7 +55,8 @@ def cloud_init_keygen(ctx: Context) -> Optional[str]:
     for _path, text in texts:
         if re.search(r"^\s*ssh_genkeytypes\s*:\s*\[\s*\]", text, re.M):
             return None
-    return "cloud-init's ssh module (listed in /etc/cloud/cloud.cfg) makes new host keys at the new instance's first boot"
+    return ("cloud-init's ssh module (listed in /etc/cloud/cloud.cfg) makes new host keys at the new instance's first "
+            "boot, provided cloud-init finds a datasource there (NoCloud seed, the cloud's metadata)")
 
 
 def unit_files(ctx: Context, names: List[str]) -> List[str]:
@@ -75,9 +76,16 @@ def keygen_mechanism(ctx: Context) -> Tuple[Optional[str], str]:
     by_cloud_init = cloud_init_keygen(ctx)
     if by_cloud_init:
         return "cloud-init", by_cloud_init
-    units = unit_files(ctx, section["keygen_units"])  # type: ignore[index]
-    if units:
-        return "keygen-unit", "%s makes missing host keys before sshd starts" % units[0]
+    first_boot_only = []
+    for unit in unit_files(ctx, section["keygen_units"]):  # type: ignore[index]
+        if re.search(r"^\s*ConditionFirstBoot\s*=\s*(yes|true|1|on)\s*$", ctx.system.read_text(unit) or "", re.M | re.I):
+            first_boot_only.append(unit)
+            continue
+        return "keygen-unit", "%s makes missing host keys before sshd starts" % unit
+    if first_boot_only:
+        return None, ("%s makes host keys only on a first boot (ConditionFirstBoot=yes), and an emptied machine-id does "
+                      "not make a first boot (machine-id(5)); 'uninitialized' would, but would also start "
+                      "systemd-firstboot's console prompts; no cloud-init ssh module was found" % first_boot_only[0])
     markers = section["keygen_markers"]  # type: ignore[index]
     candidates = unit_files(ctx, section["sshd_units"]) + [  # type: ignore[index]
         p for p in ("/etc/init.d/sshd", "/etc/init.d/ssh", "/etc/rc.d/init.d/sshd") if ctx.system.is_file(p)]
