@@ -131,6 +131,7 @@ class Context:
         # initramfs member lists already read (by check's facts), guest path -> files
         self.listings = listings
         self.claimed: Set[str] = set()
+        self.own_lock = False  # set by `imsprep seal`, which holds /var/lib/imsprep/lock while it plans
 
     def family_paths(self, section: Dict[str, List[str]]) -> List[str]:
         """``common`` + the guest's family; every family when the family is unknown."""

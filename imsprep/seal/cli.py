@@ -132,7 +132,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
         return EXIT_OK
     state_existed = system.is_dir(STATE_DIR)
     with Lock(system, "seal"):
-        plan = build_plan(Context(system), selected)
+        ctx = Context(system)
+        ctx.own_lock = True
+        plan = build_plan(ctx, selected)
         sys.stdout.write(render_plan(plan, log_target))
         sys.stdout.flush()
         changes = plan.changes()

@@ -114,7 +114,9 @@ def imsprep_state(ctx: Context, plan: OpPlan) -> None:
         if ctx.system.exists(path) or ctx.system.is_symlink(path):
             ctx.entry(path, plan)
     lock = section["lock"]  # type: ignore[index]
-    if ctx.system.exists(lock) or ctx.system.is_symlink(lock):
+    if ctx.own_lock:
+        plan.add(lock, NOTE, "this run's lock, removed last")
+    elif ctx.system.exists(lock) or ctx.system.is_symlink(lock):
         plan.add(lock, REMOVE, "removed last")
     if any(i.path.endswith("/runs") for i in plan.items):
         plan.note("sealing ends rollback: the backups of every `imsprep fix` run are deleted")
