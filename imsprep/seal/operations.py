@@ -211,6 +211,8 @@ def logfiles(ctx: Context, plan: OpPlan) -> None:
             for path in files:
                 plan.add(path, REMOVE, "journal")
     plan.note("directories and the files services write to are kept (emptied, same owner and mode)")
+    if ctx.live:
+        plan.note("live: what services log between the seal and the power-off (the shutdown itself) stays in the image")
 
 
 @operation("utmp", "login records: wtmp, btmp, lastlog, faillog emptied; wtmpdb/lastlog2 databases removed")
