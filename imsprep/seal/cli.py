@@ -21,7 +21,14 @@ to /var/log/imsprep/seal.log (emptied at the end) or to --log FILE outside the i
 removes imsprep's own state, which ends `imsprep rollback`."""
 
 
-def add_parser(sub: "argparse._SubParsersAction", epilog: str) -> argparse.ArgumentParser:
+SEAL_EPILOG = """exit codes:
+  0  sealed, nothing to seal, or a dry run
+  1  at least one item could not be removed or emptied (listed)
+  2  error or refusal (bad arguments, no --yes without a terminal, a fix run that can still be rolled back)"""
+
+
+def add_parser(sub: "argparse._SubParsersAction", epilog: str = SEAL_EPILOG) -> argparse.ArgumentParser:
+    epilog = SEAL_EPILOG
     seal = sub.add_parser("seal", help="clean the guest for capture: histories, logs, identity, caches (one-way)",
                           description=DESCRIPTION, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     seal.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
