@@ -25,18 +25,20 @@ REPLACE = "replace"  # new contents (hostname placeholder)
 RUN = "run"  # a command of the guest (live only)
 NOTE = "note"  # reported, nothing done
 
+TREE_LISTED = 30  # files of a removed directory the plan names one by one (the log names every one)
 VERBS = {TRUNCATE: "empty", REMOVE: "remove", REMOVE_TREE: "remove", REPLACE: "replace", RUN: "run", NOTE: "note"}
 
 
 class Item:
     def __init__(self, path: str, action: str, detail: str = "", argv: Optional[List[str]] = None,
-                 data: Optional[bytes] = None, files: int = 0):
+                 data: Optional[bytes] = None, files: int = 0, members: Optional[List[str]] = None):
         self.path = path
         self.action = action
         self.detail = detail
         self.argv = argv or []
         self.data = data
         self.files = files  # for a tree: how many files it holds
+        self.members = members or []  # for a tree: the first of them
 
     @property
     def changes(self) -> bool:
@@ -49,6 +51,11 @@ class Item:
             text = "note      %s" % self.path if self.path else "note"
         elif self.action == REMOVE_TREE:
             text = "remove    %s/ (directory, %d file(s))" % (self.path.rstrip("/"), self.files)
+            more = self.files - len(self.members)
+            text += "".join("\n                %s" % m for m in self.members)
+            if more > 0:
+                text += "\n                ... and %d more (all named in the seal log)" % more
+            return text + ("\n                (%s)" % self.detail if self.detail else "")
         else:
             text = "%-9s %s" % (VERBS[self.action], self.path)
         return text + ("  (%s)" % self.detail if self.detail else "")
@@ -163,7 +170,8 @@ class Context:
         if system.is_symlink(path) or (system.exists(path) and not system.is_dir(path)):
             plan.add(path, REMOVE, detail)
         elif system.is_dir(path):
-            plan.add(path, REMOVE_TREE, detail, files=count_files(system, path))
+            members = self.walk(path)
+            plan.add(path, REMOVE_TREE, detail, files=len(members), members=members[:TREE_LISTED])
 
     def contents(self, directory: str, plan: OpPlan, detail: str = "", skip: Iterable[str] = ()) -> None:
         """Plan the removal of everything inside ``directory`` (the directory itself stays)."""
@@ -171,10 +179,6 @@ class Context:
             return
         for name in self.system.listdir(directory):
             self.entry(directory.rstrip("/") + "/" + name, plan, detail, skip)
-
-
-def count_files(system: System, path: str, limit: int = 200000) -> int:
-    return sum(1 for _ in system.walk_files(path, max_entries=limit))
 
 
 def detect_family(system: System) -> str:
