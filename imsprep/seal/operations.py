@@ -121,7 +121,7 @@ def imsprep_state(ctx: Context, plan: OpPlan) -> None:
     if any(i.path.endswith("/runs") for i in plan.items):
         plan.note("sealing ends rollback: the backups of every `imsprep fix` run are deleted")
     if not ctx.live and plan.items:
-        plan.note("the initramfs listing cache of this machine (/var/cache/imsprep) is not part of the image and is kept")
+        plan.note("the initramfs listing cache of the machine running imsprep is outside the image and is kept")
 
 
 @operation("cloud-init", "cloud-init's state and logs, as `cloud-init clean --logs`, so the new instance runs it as a first boot")
@@ -148,7 +148,8 @@ def cloud_init(ctx: Context, plan: OpPlan) -> None:
         for log in section["logs"]:  # type: ignore[index]
             if ctx.system.exists(log) or ctx.system.is_symlink(log):
                 plan.add(log, REMOVE, "cloud-init log")
-        hooks = [p for p in ctx.system.glob(section["clean_d"] + "/*") if ctx.system.is_file(p)]  # type: ignore[index]
+        hooks = [p for p in ctx.system.glob(section["clean_d"] + "/*")  # type: ignore[index]
+                 if ctx.system.is_file(p) and ctx.system.stat(p).st_mode & 0o111]
         if hooks:
             plan.note("offline, the hooks in %s are not run (they are guest code): %s" % (section["clean_d"], ", ".join(hooks)))  # type: ignore[index]
     hook = directory + "/scripts/per-instance/imsprep"
