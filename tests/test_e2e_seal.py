@@ -4,6 +4,7 @@ imsprep's clean.d hook inside that guest."""
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -215,3 +216,53 @@ def test_cloud_init_clean_runs_the_imsprep_hook(lived_in):
         holder.wait()
     assert proc.returncode == 0 and "holds" in proc.stderr, proc.stderr
     assert os.path.isdir(g("/var/lib/imsprep/runs/%s" % run_id))
+
+
+def test_live_code_path_inside_the_guest(lived_in):
+    """`imsprep seal` run by the guest's own python3 inside a chroot of the guest: System sees "/" as
+    the live system, so the live paths run for real: the guest's `cloud-init clean --logs` (which
+    runs the clean.d hook), in-place truncation, the lock. Not a booted system: journald is not
+    running there, so its files are removed directly (a booted guest is the lead's QEMU test)."""
+    _source, root, run_id = lived_in
+    g = lambda path: os.path.join(root, path.lstrip("/"))  # noqa: E731
+    import distro
+    import sh
+
+    opt = g("/opt/imsprep-test")
+    for name in ("imsprep", "checks", "templates"):
+        shutil.copytree(os.path.join(REPO, name), os.path.join(opt, name), ignore=shutil.ignore_patterns("__pycache__"))
+    for module in (sh, distro):
+        source = module.__file__
+        if os.path.basename(source) == "__init__.py":
+            shutil.copytree(os.path.dirname(source), os.path.join(opt, module.__name__),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(source, os.path.join(opt, os.path.basename(source)))
+        site = os.path.dirname(os.path.dirname(source)) if source.endswith("__init__.py") else os.path.dirname(source)
+        for info in os.listdir(site):  # the metadata: sh reads its version from it
+            if info.lower().startswith(module.__name__ + "-") and info.endswith(".dist-info"):
+                shutil.copytree(os.path.join(site, info), os.path.join(opt, info))
+    put(root, "/etc/cloud/clean.d/99-imsprep", open(os.path.join(REPO, "packaging/cloud-init/imsprep-clean")).read(), 0o755)
+    syslog_inode = os.stat(g("/var/log/syslog")).st_ino
+    argv = ["chroot", root, "env", "PYTHONPATH=/opt/imsprep-test", "IMSPREP_DATA_DIR=/opt/imsprep-test",
+            "python3", "-m", "imsprep", "seal", "--yes", "--end-rollback"]
+    with guests.chroot_mounts(root):
+        dry = subprocess.run(argv[:-2] + ["--dry-run"], capture_output=True, text=True, timeout=300)
+        assert dry.returncode == 0, dry.stderr[-3000:]
+        assert "plan for the running system" in dry.stdout
+        assert "run       cloud-init clean --logs" in dry.stdout
+        started = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "0 failed" in proc.stdout
+    sys.stdout.write("\nseal through the live code path in a chroot of the guest: %.2fs\n" % seconds)
+    for path in ("/root/.bash_history", "/var/lib/cloud/instance", "/var/lib/cloud/instances", "/var/lib/cloud/data",
+                 "/var/log/cloud-init.log", "/etc/ssh/ssh_host_ed25519_key", "/var/lib/imsprep/runs", "/var/lib/imsprep/lock",
+                 "/var/lib/dhcp/dhclient.enp0s2.leases", "/var/log/syslog.1",
+                 "/var/log/journal/4f1c9e7d2b8a4c6e9d0f1a2b3c4d5e6f/system.journal"):
+        assert not os.path.lexists(g(path)), path
+    assert os.path.exists(g("/var/lib/cloud/seed/nocloud/meta-data"))
+    assert os.path.getsize(g("/var/log/syslog")) == 0 and os.stat(g("/var/log/syslog")).st_ino == syslog_inode
+    assert os.path.getsize(g("/etc/machine-id")) == 0
+    assert os.path.getsize(g("/var/log/imsprep/seal.log")) == 0  # written, then emptied last

@@ -202,7 +202,8 @@ def logfiles(ctx: Context, plan: OpPlan) -> None:
             plan.add(path, TRUNCATE)
     if system.is_dir(journal) and not system.is_symlink(journal):
         files = [p for p in ctx.walk(journal) if ctx.regular_file(p)]
-        if ctx.live and files:
+        journald_running = ctx.live and ctx.system.exists("/run/systemd/journal/socket")
+        if journald_running and files:
             plan.add("", RUN, "journald closes its files and starts new ones", argv=["journalctl", "--rotate"])
             plan.add("", RUN, "removes every archived journal file", argv=["journalctl", "--vacuum-time=1s"])
             for path in files:
