@@ -25,7 +25,8 @@ def test_deb_contents(deb):
     listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True).stdout
     for path in ("./usr/bin/imsprep", "/imsprep/kb/drivers.json", "/imsprep/templates/report.txt.j2",
                  "./usr/share/man/man8/imsprep.8.gz", "./etc/imsprep/imsprep.conf",
-                 "./var/lib/cloud/scripts/per-instance/imsprep"):
+                 "./var/lib/cloud/scripts/per-instance/imsprep", "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json",
+                 "/imsprep/seal/operations.py"):
         assert path in listing, path
     info = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True, text=True, check=True).stdout
     for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "python3-sh", "initramfs-tools | dracut"):
@@ -57,7 +58,9 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
     files = subprocess.run(["rpm", "-qpl", rpm], capture_output=True, text=True, check=True).stdout.split()
     for path in ("/usr/bin/imsprep", "/usr/share/imsprep/imsprep/cli.py", "/usr/share/imsprep/imsprep/kb/drivers.json",
                  "/usr/share/imsprep/imsprep/templates/report.txt.j2", "/usr/share/man/man8/imsprep.8",
-                 "/etc/imsprep/imsprep.conf", "/var/lib/cloud/scripts/per-instance/imsprep", "/var/lib/imsprep"):
+                 "/etc/imsprep/imsprep.conf", "/var/lib/cloud/scripts/per-instance/imsprep", "/var/lib/imsprep",
+                 "/etc/cloud/clean.d/99-imsprep", "/usr/share/imsprep/imsprep/kb/seal.json",
+                 "/usr/share/imsprep/imsprep/seal/operations.py"):
         assert path in files, path
     requires = subprocess.run(["rpm", "-qpR", rpm], capture_output=True, text=True, check=True).stdout.split("\n")
     for dep in ("python3-psutil", "python3-distro", "python3-jinja2", "python3-sh", "dracut"):
