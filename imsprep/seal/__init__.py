@@ -54,7 +54,7 @@ class Item:
             more = self.files - len(self.members)
             text += "".join("\n                %s" % m for m in self.members)
             if more > 0:
-                text += "\n                ... and %d more (all named in the seal log)" % more
+                text += "\n                ... and %d more" % more
             return text + ("\n                (%s)" % self.detail if self.detail else "")
         else:
             text = "%-9s %s" % (VERBS[self.action], self.path)
