@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--force", action="store_true",
                           help="also restore files changed since the fix (their later edits are lost), and give up "
                                "on files whose backup is missing")
+
+    from .seal.cli import add_parser as add_seal_parser
+
+    _global_options(add_seal_parser(sub, EPILOG), suppress=True)
     return parser
 
 
@@ -403,6 +407,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_fix(args)
         if args.command == "rollback":
             return cmd_rollback(args)
+        if args.command == "seal":
+            from .seal.cli import cmd_seal
+            return cmd_seal(args)
     except (UserError, ParseError) as exc:
         sys.stderr.write("imsprep: error: %s\n" % exc)
         return EXIT_ERROR

@@ -27,7 +27,8 @@ def test_deb_contents(deb, tmp_path):
                  "./usr/share/man/man8/imsprep.8.gz", "./etc/imsprep/imsprep.conf",
                  "./usr/lib/imsprep/cloud-init-hook", "./lib/systemd/system/imsprep-cloud-hook.service",
                  "./etc/logrotate.d/imsprep", "./usr/share/bash-completion/completions/imsprep",
-                 "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json"):
+                 "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json",
+                 "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json", "/imsprep/seal/operations.py"):
         assert path in listing, path
     modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines()}
     assert modes["./var/lib/imsprep/"] == "drwx------"
@@ -92,7 +93,9 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
     for path in ("/usr/bin/imsprep", "/usr/share/imsprep/imsprep/cli.py", "/usr/share/imsprep/imsprep/kb/drivers.json",
                  "/usr/share/imsprep/imsprep/templates/report.txt.j2", "/usr/share/man/man8/imsprep.8.gz",
                  "/usr/share/imsprep/vendor/sh.py",
-                 "/etc/imsprep/imsprep.conf", "/usr/lib/imsprep/cloud-init-hook", "/usr/lib/systemd/system/imsprep-cloud-hook.service", "/var/lib/imsprep"):
+                 "/etc/imsprep/imsprep.conf", "/usr/lib/imsprep/cloud-init-hook", "/usr/lib/systemd/system/imsprep-cloud-hook.service", "/var/lib/imsprep",
+                 "/etc/cloud/clean.d/99-imsprep", "/usr/share/imsprep/imsprep/kb/seal.json",
+                 "/usr/share/imsprep/imsprep/seal/operations.py"):
         assert path in files, path
     requires = subprocess.run(["rpm", "-qpR", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
     for dep in ("python3-psutil", "python3-jinja2", "dracut"):

@@ -73,6 +73,7 @@ class Facts:
         self.platform: PlatformInfo = PlatformInfo()
         self.cloud_init = False
         self.unreadable: List[str] = []  # what a non-root user could not see
+        self.seal_pending: Dict[str, int] = {}  # operation -> items `imsprep seal` would still change
 
 
 def kernel_for_entry(kernels: List[Kernel], entry_kernel: Optional[str]) -> Optional[Kernel]:
@@ -209,6 +210,8 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     main_kernel = facts.default_kernel or (facts.kernels[0] if facts.kernels else None)
     facts.platform = read_platform(system, kernel_arch(main_kernel), facts.packages.versions)
     facts.cloud_init = bool(system.which("cloud-init") or system.is_file("/etc/cloud/cloud.cfg"))
+    from ..seal import pending_for_facts
+    facts.seal_pending = pending_for_facts(facts)
     if system.live and os.geteuid() != 0:
         for path in ("/boot", "/etc/fstab", "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"):
             if system.exists(path) and not os.access(system.host_path(path), os.R_OK):

@@ -61,6 +61,7 @@ def assess(facts: Facts, targets: List[str]) -> Assessment:
     findings += system_rules.device_findings(facts)
     findings += system_rules.generator_findings(facts)
     findings += system_rules.network_findings(facts)
+    findings += system_rules.seal_findings(facts)
     result.findings = [f for f in findings if set(f.targets) & set(targets)]
     return result
 

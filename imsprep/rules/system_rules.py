@@ -218,3 +218,16 @@ def network_findings(facts: Facts) -> List[Finding]:
         findings.append(Finding(code, WARNING, issue.targets, "%s (%s): %s" % (where, issue.text, why), remedy,
                                 file=issue.path, line=issue.line))
     return findings
+
+
+def seal_findings(facts: Facts) -> List[Finding]:
+    """What `imsprep seal` would still remove or empty: information for the capture, not readiness."""
+    pending = facts.seal_pending
+    if not pending:
+        return []
+    total = sum(pending.values())
+    what = ", ".join("%s %d" % (name, count) for name, count in pending.items())
+    return [Finding("SEAL_PENDING", INFO, ["kvm", "xen"],
+                    "not sealed for capture: imsprep seal would still remove or empty %d item(s) (%s)" % (total, what),
+                    "run `imsprep seal --dry-run` to see them, then `imsprep seal` as the last step before capture",
+                    blocking=False)]

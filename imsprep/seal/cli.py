@@ -1,0 +1,176 @@
+"""``imsprep seal``: plan, confirm, apply, optionally power off."""
+
+import argparse
+import os
+import sys
+from typing import List
+
+from ..errors import UserError
+from ..system import System
+from . import REGISTRY, Context, SealPlan, build_plan, select
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+SEAL_LOG = "/var/log/imsprep/seal.log"
+
+DESCRIPTION = """Remove what ties the image to this machine and its history before it is captured: the
+reference procedure's last step ("clean logs and history, shut down, create the image"). Prints a
+plan (every file and what happens to it), asks, applies. Sealing is one-way: nothing is backed up
+(a copy of SSH keys or histories would defeat it); only the list of what was removed is written,
+to /var/log/imsprep/seal.log (emptied at the end) or to --log FILE outside the image. It also
+removes imsprep's own state, which ends `imsprep rollback`."""
+
+
+SEAL_EPILOG = """exit codes:
+  0  sealed, nothing to seal, or a dry run
+  1  at least one item could not be removed or emptied (listed)
+  2  error or refusal (bad arguments, no --yes without a terminal, a fix run that can still be rolled back)"""
+
+
+def add_parser(sub: "argparse._SubParsersAction", epilog: str = SEAL_EPILOG) -> argparse.ArgumentParser:
+    epilog = SEAL_EPILOG
+    seal = sub.add_parser("seal", help="clean the guest for capture: histories, logs, identity, caches (one-way)",
+                          description=DESCRIPTION, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    seal.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
+    seal.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    seal.add_argument("-y", "--yes", action="store_true", help="apply without asking (required when there is no terminal)")
+    seal.add_argument("--only", metavar="OP,...",
+                      help="apply only these operations (may name off-by-default ones; 'defaults' stands for the default set)")
+    seal.add_argument("--skip", metavar="OP,...", help="do not apply these operations")
+    seal.add_argument("--end-rollback", action="store_true",
+                      help="seal even though the last `imsprep fix` run could still be rolled back (its backups are deleted)")
+    seal.add_argument("--poweroff", action="store_true", help="power the live system off after sealing")
+    seal.add_argument("--log", metavar="FILE", help="write the list of what was removed to FILE (outside the image) "
+                                                    "instead of %s" % SEAL_LOG)
+    seal.add_argument("--list", action="store_true", help="list the operations, their defaults and descriptions")
+    return seal
+
+
+def list_operations() -> str:
+    from . import operations  # noqa: F401
+
+    width = max(len(n) for n in REGISTRY)
+    lines = ["%-*s  %-7s  %s" % (width, "OPERATION", "DEFAULT", "DESCRIPTION")]
+    for op in REGISTRY.values():
+        lines.append("%-*s  %-7s  %s" % (width, op.name, "on" if op.default else "off", op.description))
+    return "\n".join(lines) + "\n"
+
+
+def render_plan(plan: SealPlan, log_target: str) -> str:
+    system = plan.ctx.system
+    out: List[str] = []
+    where = "the running system" if system.live else "the guest at %s" % system.root
+    out.append("imsprep seal: plan for %s (distro family: %s)" % (where, plan.ctx.family))
+    out.append("Sealing is one-way: nothing removed is kept anywhere (no backup, no rollback). The list of what is")
+    out.append("removed goes to %s." % log_target)
+    if plan.rollback_run:
+        out.append("Sealing ends rollback: fix run %s could still be rolled back, and its backups are deleted." % plan.rollback_run)
+    out.append("")
+    for op_plan in plan.ops:
+        op = op_plan.operation
+        on = op.name in plan.selected
+        changes = op_plan.changes
+        state = "on " if on else "off"
+        out.append("[%s] %s: %s" % (state, op.name, op.description))
+        if not on:
+            if changes:
+                out.append("      not applied: would change %d item(s) (%s)" % (
+                    len(changes), "add it with --only defaults,%s" % op.name if not op.default else "skipped"))
+            for note in op_plan.notes:
+                out.append("      note: %s" % note)
+            continue
+        for item in op_plan.items:
+            out.append("      %s" % item.summary())
+        if not op_plan.items:
+            out.append("      nothing to do")
+        for note in op_plan.notes:
+            out.append("      note: %s" % note)
+    out.append("")
+    out.append("Total: %d change(s) in %d operation(s)." % (len(plan.changes()), len([p for p in plan.active() if p.changes])))
+    return "\n".join(out) + "\n"
+
+
+def confirm_end_rollback(args: argparse.Namespace, run_id: str) -> None:
+    if args.end_rollback:
+        return
+    if args.yes or not sys.stdin.isatty():
+        raise UserError("fix run %s could still be rolled back and sealing deletes its backups; pass --end-rollback to "
+                        "seal anyway (or `imsprep rollback` first, or --skip imsprep-state); nothing was changed" % run_id)
+    sys.stderr.write("Fix run %s could still be rolled back; sealing deletes its backups. End rollback? [y/N] " % run_id)
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UserError("cancelled; nothing was changed")
+
+
+def poweroff(system: System) -> int:
+    for argv in (["systemctl", "poweroff"], ["poweroff"], ["shutdown", "-h", "now"]):
+        if system.which(argv[0]):
+            result = system.run(argv, timeout=60)
+            if result.ok:
+                sys.stdout.write("powering off\n")
+                return EXIT_OK
+            sys.stderr.write("imsprep: %s exited %d: %s\n" % (" ".join(argv), result.rc, result.stderr.strip()))
+    sys.stderr.write("imsprep: could not power off; do it yourself before capturing the image\n")
+    return EXIT_FAILED
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    from ..cli import confirm
+    from ..fix.journal import LOCK_FILE, STATE_DIR, Lock
+    from .apply import SealLog, apply_plan
+
+    if args.list:
+        sys.stdout.write(list_operations())
+        return EXIT_OK
+    if not os.path.isdir(args.root):
+        raise UserError("--root %s: no such directory" % args.root)
+    system = System(args.root)
+    if args.poweroff and not system.live:
+        raise UserError("--poweroff works only on the live system (under --root, unmount the image and capture it)")
+    if args.log and os.path.isdir(args.log):
+        raise UserError("--log %s is a directory; name a file" % args.log)
+    selected = select(args.only, args.skip)
+    log_target = os.path.abspath(args.log) if args.log else "%s (in the guest, emptied when the seal ends)" % SEAL_LOG
+    if args.dry_run:
+        plan = build_plan(Context(system), selected)
+        sys.stdout.write(render_plan(plan, log_target))
+        sys.stdout.write("dry run: nothing was changed\n")
+        return EXIT_OK
+    state_existed = system.is_dir(STATE_DIR)
+    with Lock(system, "seal"):
+        ctx = Context(system)
+        ctx.own_lock = True
+        plan = build_plan(ctx, selected)
+        sys.stdout.write(render_plan(plan, log_target))
+        sys.stdout.flush()
+        changes = plan.changes()
+        if changes:
+            if plan.rollback_run and "imsprep-state" in selected:
+                confirm_end_rollback(args, plan.rollback_run)
+            confirm(args, "Seal: apply these %d change(s)? This cannot be undone." % len(changes))
+            log = SealLog(system, None if args.log else SEAL_LOG, args.log)
+            try:
+                outcome = apply_plan(plan, log, progress=lambda m: sys.stderr.write(m + "\n"))
+            finally:
+                log.close(empty_guest_copy=not args.log)
+        else:
+            outcome = None
+        if "imsprep-state" in selected:
+            system.unlink(LOCK_FILE)  # the lock of this run, last of imsprep's state
+    if not state_existed and system.is_dir(STATE_DIR) and not system.listdir(STATE_DIR):
+        os.rmdir(system.host_path(STATE_DIR))  # made only for this run's lock
+    if outcome is None:
+        sys.stdout.write("nothing to seal\n")
+    else:
+        sys.stdout.write("\nSealed: %d done, %d failed\n" % (len(outcome.done), len(outcome.failed)))
+        for line in outcome.failed:
+            sys.stdout.write("  FAILED %s\n" % line)
+        if args.log:
+            sys.stdout.write("list of what was removed: %s\n" % os.path.abspath(args.log))
+        if outcome.failed:
+            return EXIT_FAILED
+    if args.poweroff:
+        return poweroff(system)
+    if system.live:
+        sys.stdout.write("power off (imsprep seal --poweroff, or shutdown) before capturing: a reboot would write new state\n")
+    return EXIT_OK
