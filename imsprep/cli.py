@@ -8,7 +8,7 @@ import os
 import sys
 from typing import List, Optional
 
-from . import __version__, report
+from . import __version__, report, signals
 from .config import Config
 from .config import load as load_config
 from .errors import ParseError, UserError
@@ -225,6 +225,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
                         format="imsprep: %(message)s", stream=sys.stderr)
+    signals.install()  # SIGTERM and SIGHUP like SIGINT: child trees killed, journal noted
     try:
         if args.command == "check":
             return cmd_check(args)
@@ -235,9 +236,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (UserError, ParseError) as exc:
         sys.stderr.write("imsprep: error: %s\n" % exc)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        sys.stderr.write("imsprep: interrupted\n")
-        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        return signals.interrupted(exc, args)
     except BrokenPipeError:
         return EXIT_ERROR
     return EXIT_ERROR

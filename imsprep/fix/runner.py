@@ -6,9 +6,9 @@ from typing import Callable, Dict, List
 from ..errors import UserError
 from ..system import System
 from .actions import ActionFailed
-from .chroot import guest_mounts
 from .journal import Journal
 from .plan import Plan
+from .sandbox import guest_sandbox
 
 Progress = Callable[[str], None]
 
@@ -74,7 +74,7 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
     failed rebuild must not lose the others' work). A failed suite removal stops the run: native
     drivers are configured only once the PV suite is gone."""
     outcome = Outcome()
-    with guest_mounts(system):
+    with guest_sandbox(system, plan.actions):
         for action in plan.actions:
             progress("- " + action.summary())
             try:
@@ -97,7 +97,7 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
     entries = list(journal.entries())
     done: List[str] = []
     restored = set()
-    with guest_mounts(system):
+    with guest_sandbox(system):
         for entry in reversed(entries):
             op = entry.get("op")
             if op == "packages-removed":
