@@ -11,7 +11,7 @@ apt-get install -y -q --no-install-recommends \
     debootstrap kmod cpio gzip bzip2 xz-utils zstd lz4 lzop dpkg-dev \
     qemu-system-x86 qemu-utils e2fsprogs groff-base \
     debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools python3-build git rpm \
-    cloud-image-utils
+    cloud-image-utils bubblewrap
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
