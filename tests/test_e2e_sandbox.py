@@ -109,8 +109,8 @@ mknod /hostile-disk b $DISK_MAJOR $DISK_MINOR > $out/mknod.out 2>&1; echo $? > $
 head -c 4096 /hostile-disk > $out/disk 2>/dev/null; rm -f /hostile-disk
 perl -MIO::Socket::INET -e 'exit(IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Timeout => 5) ? 0 : 1)' "$PORT"
 echo $? > $out/net.rc
-setsid sh -c 'sleep 20; for p in /proc/[0-9]*; do echo survived > "$p/root/imsprep-survivor-'$TOKEN'"; done; echo survived > /hostile/survivor' \
-    < /dev/null > /dev/null 2>&1 &
+setsid sh -c 'i=0; while [ $i -lt 40 ]; do sleep 1; i=$((i+1)); echo $i >> /hostile/survivor-ticks;
+    for p in /proc/[0-9]*; do echo survived > "$p/root/imsprep-survivor-'$TOKEN'"; done; done' < /dev/null > /dev/null 2>&1 &
 echo $! > $out/survivor.pid
 """
 
@@ -215,11 +215,21 @@ def hostile_assertions(root, tmp_path, token, secret_content, env_secret, listen
     assert processes_in(root) == []
 
 
-def survivor_assertions(root, token):
+def survivor_ticks(root):
+    try:
+        with open(os.path.join(root, "hostile", "survivor-ticks")) as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def survivor_assertions(root, token, ticks_at_exit):
+    """The forked survivor ticks once a second (and tries the host through /proc/*/root) for 40 s:
+    while the build runs it may tick; once imsprep has exited, never again."""
     time.sleep(25)
     assert processes_in(root) == []
     assert not os.path.exists("/imsprep-survivor-" + token)
-    assert not os.path.exists(os.path.join(root, "hostile", "survivor"))
+    assert survivor_ticks(root) == ticks_at_exit
 
 
 def cleanup_host_markers(token):
@@ -251,9 +261,10 @@ def test_hostile_initramfs_tools_hooks_reach_nothing_on_the_host(tmp_path):
     try:
         env_secret, mounts_before, err = run_hostile_fix(root, tmp_path, token, listener)
         hostile_assertions(root, tmp_path, token, secret_content, env_secret, listener, err, mounts_before)
+        ticks = survivor_ticks(root)
         report, rc = check_json(root)
         assert rc == 0 and report["verdict"]["kvm"]["ready"] and report["verdict"]["xen"]["ready"]
-        survivor_assertions(root, token)
+        survivor_assertions(root, token, ticks)
         assert listener.connections == 0
     finally:
         listener.close()
@@ -272,9 +283,10 @@ def test_hostile_dracut_module_reaches_nothing_on_the_host(tmp_path):
     try:
         env_secret, mounts_before, err = run_hostile_fix(root, tmp_path, token, listener)
         hostile_assertions(root, tmp_path, token, secret_content, env_secret, listener, err, mounts_before)
+        ticks = survivor_ticks(root)
         report, rc = check_json(root)
         assert report["verdict"]["kvm"]["ready"], report["verdict"]
-        survivor_assertions(root, token)
+        survivor_assertions(root, token, ticks)
     finally:
         listener.close()
         cleanup_host_markers(token)
