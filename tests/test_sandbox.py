@@ -54,7 +54,8 @@ def test_sandbox_argv_for_a_package_manager_keeps_only_file_capabilities():
     assert argv.index("--cap-drop") < argv.index("--cap-add")  # bwrap applies them in order
 
 
-def test_sandbox_hands_over_the_seccomp_filter_once_per_command(capsys):
+def test_sandbox_hands_over_the_seccomp_filter_once_per_command(capsys, monkeypatch):
+    monkeypatch.setattr(sandbox_mod, "_ANNOUNCED", [])
     program = b"\x06\x00\x00\x00\x00\x00\xff\x7f"  # one BPF instruction: RET ALLOW
     sb = Sandbox("bwrap", seccomp=program)
     argv = sb("/g", ["depmod", "-a", "6.1.0-50-amd64"])
@@ -65,7 +66,9 @@ def test_sandbox_hands_over_the_seccomp_filter_once_per_command(capsys):
     os.close(fd)
     assert sb.take_fds() == []
     sb("/g", ["dracut", "-f"])
-    for fd in sb.take_fds():
+    other = Sandbox("bwrap", seccomp=program)  # a second plan's sandbox in the same run
+    other("/g", ["dpkg", "--purge", "x"])
+    for fd in sb.take_fds() + other.take_fds():
         os.close(fd)
     err = capsys.readouterr().err
     assert err.count("in a sandbox (bubblewrap)") == 1 and "running the guest's depmod" in err
@@ -156,8 +159,8 @@ def test_sigterm_kills_the_whole_tree_of_a_live_command_and_notes_the_journal(tm
     token = "%06d" % random.randrange(10 ** 6)
     root = tmp_path / "g"
     root.mkdir()
-    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, REPO, token, str(root)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, REPO, token, str(root)],  # noqa: UP022 - Python 3.6
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)  # noqa: UP021
     try:
         assert proc.returncode == 2, (proc.stdout, proc.stderr)
         assert "interrupted by SIGTERM" in proc.stderr and "imsprep rollback --root %s" % root in proc.stderr

@@ -5,7 +5,8 @@ host root in a chroot.
 What a guest program gets: the guest tree as ``/`` (read-write, ``nodev,nosuid``), its own PID,
 mount, IPC, UTS, network and cgroup namespaces, a fresh, read-only ``/proc`` of that PID namespace
 (so no sysctl and no sysrq can be written), a minimal ``/dev`` (``nodev`` elsewhere), no
-``/sys`` (neither mkinitramfs nor dracut ``--no-hostonly`` needs it), a new session (no terminal
+``/sys`` (mkinitramfs needs none; dracut ``--no-hostonly`` only reads the running kernel's
+``firmware_class`` path there, which would describe this machine, not the guest), a new session (no terminal
 to push input into), no new privileges, no capabilities at all for generators and depmod (and
 only the file-ownership ones for package managers and uninstallers), and, where libseccomp can
 be loaded, a seccomp filter refusing mount, ptrace, module loading, kexec, keyrings, namespace
@@ -141,6 +142,9 @@ def seccomp_program() -> "tuple":
         lib.seccomp_release(ctx)
 
 
+_ANNOUNCED: List[bool] = []
+
+
 class Sandbox:
     """The ``System.isolate`` hook: turns a guest argv into a bwrap argv. ``take_fds`` hands
     ``System.run`` the descriptors that command needs (the seccomp filter, read once by bwrap)."""
@@ -149,7 +153,6 @@ class Sandbox:
         self.bwrap = bwrap
         self.seccomp = seccomp
         self.announce = announce
-        self.announced = False
         self._fds: List[int] = []
         self.why_no_seccomp: Optional[str] = None
 
@@ -185,8 +188,8 @@ class Sandbox:
             os.set_inheritable(read_fd, True)
             self._fds.append(read_fd)
             fd = read_fd
-        if self.announce and not self.announced:
-            self.announced = True
+        if self.announce and not _ANNOUNCED:
+            _ANNOUNCED.append(True)  # once per imsprep run, however many plans and sandboxes it makes
             self.say(argv)
         return self.argv(root, argv, fd)
 
