@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Iterator, List, Optional
 
-from . import __version__, report
+from . import __version__, report, signals
 from .config import Config
 from .config import load as load_config
 from .errors import ParseError, UserError
@@ -399,6 +399,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("imsprep: error: %s must run as root (it changes the guest's files and keeps its journal "
                          "under /var/lib/imsprep)\n" % args.command)
         return EXIT_ERROR
+    signals.install()  # SIGTERM and SIGHUP like SIGINT: child trees killed, journal noted
     try:
         setup_logging(args)
         if args.command == "check":
@@ -413,9 +414,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (UserError, ParseError) as exc:
         sys.stderr.write("imsprep: error: %s\n" % exc)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        sys.stderr.write("imsprep: interrupted\n")
-        return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        return signals.interrupted(exc, args)
     except BrokenPipeError:
         return EXIT_ERROR
     except OSError as exc:

@@ -319,7 +319,8 @@ def attached(image: str, writable: bool) -> Iterator[AttachedImage]:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(ValueError, OSError):  # not the main thread
-            previous[signum] = signal.signal(signum, on_signal)
+            if signal.getsignal(signum) == signal.SIG_DFL:  # the CLI's own handler (imsprep.signals) already raises
+                previous[signum] = signal.signal(signum, on_signal)
     try:
         attachment.attach()
         attachment.find_root()

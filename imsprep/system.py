@@ -14,6 +14,7 @@ import fnmatch
 import logging
 import os
 import stat as stat_mod
+import threading
 from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence
 
 import sh
@@ -122,7 +123,7 @@ class System:
         self.max_read_bytes = max_read_bytes or DEFAULT_MAX_READ_BYTES
         self.truncated: List[str] = []  # guest files longer than max_read_bytes (read only in part)
         self.unreadable: Dict[str, str] = {}  # guest path -> why it was not read (FIFO, device, ...)
-        # set by fix.chroot.guest_mounts: wraps guest commands in a private mount namespace
+        # set by fix.sandbox.guest_sandbox under --root: turns a guest argv into a sandboxed one
         self.isolate: Optional[Callable[[str, List[str]], List[str]]] = None
         # offline: the disk on this machine that holds the guest (facts.hostdisk.HostDisk), once known
         self.disk: Optional[object] = None
@@ -639,44 +640,85 @@ class System:
     ) -> CommandResult:
         """Run a command with LC_ALL=C and a timeout; never raises for a non-zero exit.
 
-        ``in_guest`` commands run inside the guest: directly on a live system, through
-        ``chroot`` under ``--root``. Otherwise the host's tool runs (e.g. ``rpm --root``).
+        ``in_guest`` commands are the guest's own programs: on a live system they simply run;
+        under ``--root`` only through ``self.isolate`` (the bubblewrap sandbox of
+        ``imsprep.fix.sandbox``), and without one they are refused, never chrooted into as host
+        root. Otherwise the host's tool runs (e.g. ``rpm --root``, a decompressor on an image).
+
+        Every command gets a session (and process group) of its own and only LC_ALL, LANG,
+        PATH and ``env`` as its environment. When it times out, or imsprep is interrupted while
+        it runs (``imsprep.signals``), its whole process tree is killed before this returns or
+        re-raises.
         """
+        from .signals import kill_tree
+
         argv = [str(a) for a in argv]
+        pass_fds: List[int] = []
         if in_guest and not self.live:
-            argv = self.isolate(self.root, argv) if self.isolate else ["chroot", self.root] + argv
+            if self.isolate is None:
+                result = CommandResult(argv, 126, b"", ("refusing to run the guest's %s outside a sandbox" % argv[0]).encode())
+                self.commands_run.append(result)
+                return result
+            argv = self.isolate(self.root, argv)
+            take_fds = getattr(self.isolate, "take_fds", None)
+            pass_fds = list(take_fds()) if take_fds else []
         full_env = {"LC_ALL": "C", "LANG": "C", "PATH": GUEST_PATH + ":" + os.environ.get("PATH", "")}
         full_env.update(env or {})
         LOG.debug("run: %s", " ".join(argv))
         kwargs = dict(
             _env=full_env,
-            _timeout=timeout,
             _ok_code=list(range(256)),
             _tty_out=False,
             _in=None,
-            _bg=False,
+            _bg=True,
+            _bg_exc=False,
+            _new_session=True,
         )  # type: Dict[str, object]
         if stdout_file is not None:
             kwargs["_out"] = stdout_file
-        if _SH_MAJOR >= 2:
-            kwargs["_return_cmd"] = True
+        if pass_fds:
+            kwargs["_pass_fds"] = set(pass_fds)
+        proc = None
+        timer = None
+        timed_out: List[bool] = []
         try:
-            program = sh.Command(argv[0])
-        except sh.CommandNotFound:
-            result = CommandResult(argv, 127, b"", ("%s: command not found" % argv[0]).encode())
-            self.commands_run.append(result)
-            return result
-        try:
-            proc = program(*argv[1:], **kwargs)
+            try:
+                program = sh.Command(argv[0])
+            except sh.CommandNotFound:
+                result = CommandResult(argv, 127, b"", ("%s: command not found" % argv[0]).encode())
+                self.commands_run.append(result)
+                return result
+            try:
+                proc = program(*argv[1:], **kwargs)
+            finally:
+                for fd in pass_fds:
+                    os.close(fd)
+                pass_fds = []
+            # our own timer, not sh's: it kills the whole tree, and being a daemon thread it can
+            # never keep an interrupted imsprep from exiting
+            pid = proc.pid
+            timer = threading.Timer(timeout, lambda: (timed_out.append(True), kill_tree(pid)))
+            timer.daemon = True
+            timer.start()
+            proc.wait()
             rc = proc.exit_code
             out = b"" if stdout_file is not None else (proc.stdout or b"")
             err = proc.stderr or b""
-        except sh.TimeoutException:
-            rc, out, err = 124, b"", ("timed out after %ds" % timeout).encode()
         except sh.SignalException as exc:  # killed by a signal
             rc, out, err = 128 + abs(getattr(exc, "exit_code", 1)), b"", str(exc).encode()
         except (OSError, getattr(sh, "ForkException", OSError)) as exc:  # could not start (sh 1.x needs /dev/fd)
             rc, out, err = 126, b"", str(exc).strip().splitlines()[-1:][0].encode() if str(exc).strip() else b"cannot run"
+        except BaseException:  # interrupted (imsprep.signals): nothing we started may outlive this
+            if proc is not None:
+                kill_tree(proc.pid)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for fd in pass_fds:
+                os.close(fd)
+        if timed_out:
+            rc, out, err = 124, b"", ("timed out after %ds" % timeout).encode()
         result = CommandResult(argv, rc, out, err)
         LOG.debug("rc=%d", rc)
         self.commands_run.append(result)

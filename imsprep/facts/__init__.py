@@ -1,6 +1,7 @@
 """Facts about a guest: gathered once, read-only, no judgement. Rules turn them into findings."""
 
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
@@ -143,14 +144,24 @@ def read_initramfs(facts: Facts, fact: InitramfsFact, cache: Optional[ListingCac
 
 
 def list_with_tool(facts: Facts, fact: InitramfsFact) -> Optional[Listing]:
-    """Fallback: the distro's own lister (the guest's through chroot when we may, else the host's)."""
+    """Fallback: a distro lister. On a live system the system's own; under ``--root`` only the
+    lister of the machine imsprep runs on, given the image as a file (the guest's programs are
+    never run by check, and a special file is never handed to a tool)."""
     system = facts.system
     assert fact.path is not None
+    host_path = None
+    if not system.live:
+        try:
+            host_path = system.host_path(fact.path)
+            if not stat.S_ISREG(os.lstat(host_path).st_mode):
+                return None
+        except OSError:
+            return None
     for tool in ("lsinitrd", "lsinitramfs"):
-        if system.which(tool) and (system.live or os.geteuid() == 0):
+        if system.live and system.which(tool):
             result = system.run([tool, fact.path], in_guest=True, timeout=300)
-        elif not system.live and system.host_which(tool):
-            result = system.run([tool, system.host_path(fact.path)], in_guest=False, timeout=300)
+        elif host_path is not None and system.host_which(tool):
+            result = system.run([system.host_which(tool), host_path], in_guest=False, timeout=300)
         else:
             continue
         if result.ok and result.stdout.strip():

@@ -8,9 +8,9 @@ from typing import Callable, Dict, List
 from ..errors import UserError
 from ..system import System
 from .actions import ActionFailed, Applied, ApplyResult
-from .chroot import guest_mounts
 from .journal import Journal, file_state, same_state
 from .plan import Plan
+from .sandbox import guest_sandbox
 
 Progress = Callable[[str], None]
 
@@ -120,7 +120,7 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
     drivers are configured only once the PV suite is gone. After each action the journal records
     what every file it touched looks like (``after``), for rollback's "changed since?" test."""
     outcome = Outcome()
-    with guest_mounts(system):
+    with guest_sandbox(system, plan.actions):
         for action in plan.actions:
             progress("- " + action.summary())
             first = len(journal.touched)
@@ -226,7 +226,7 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
             continue
         todo.append(path)
     if not dry_run:
-        with guest_mounts(system):
+        with guest_sandbox(system):
             for index, entry in reversed(list(enumerate(entries))):
                 if entry.get("op") == "packages-removed" and index not in reinstalled:
                     result.done += _reinstall(system, entry, progress)
