@@ -349,13 +349,18 @@ class System:
     # root with O_NOFOLLOW|O_DIRECTORY, so a link swapped in meanwhile can never make imsprep
     # write outside the root. In imsprep's own state (/var/lib/imsprep, /var/log/imsprep) a
     # symlink anywhere on the path is refused outright.
-    def _check_state_path(self, path: str) -> None:
+    def _check_state_path(self, path: str, follow_last: bool = True) -> None:
+        """A symlink on the path is refused; the last component may be one when the link itself is
+        the object (unlink removes a link, never its target)."""
         norm = os.path.normpath("/" + path.lstrip("/"))
         if not any(norm == area or norm.startswith(area + "/") for area in STATE_AREAS):
             return
         current = self.root
-        for part in [p for p in norm.split("/") if p]:
+        parts = [p for p in norm.split("/") if p]
+        for index, part in enumerate(parts):
             current = os.path.join(current, part)
+            if not follow_last and index == len(parts) - 1:
+                return
             try:
                 st = os.lstat(current)
             except FileNotFoundError:
@@ -374,7 +379,7 @@ class System:
 
     def _split_resolved(self, path: str, follow_last: bool = True) -> "tuple":
         """(components of the resolved parent directory below the root, final name)."""
-        self._check_state_path(path)
+        self._check_state_path(path, follow_last=follow_last)
         host = self._resolve(path, follow_last=follow_last)
         rel = os.path.relpath(host, self.root)
         if rel == "." or rel.startswith(".."):

@@ -118,8 +118,13 @@ def operation(name: str, description: str, default: bool = True) -> Callable:
 
 
 def load_kb() -> Dict[str, object]:
-    path = os.path.join(find_data_dir("checks"), "seal.json")
+    from ..knowledge import in_zipapp, packaged_text
+
+    directory = find_data_dir("checks")
+    path = os.path.join(directory, "seal.json")
     try:
+        if not os.path.isdir(directory) and in_zipapp():
+            return json.loads(packaged_text("checks", "seal.json") or "")
         with open(path) as fh:
             return json.load(fh)
     except (OSError, ValueError) as exc:
