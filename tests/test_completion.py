@@ -65,7 +65,7 @@ def test_bash_registers_the_completion(bash_script):
 
 def test_bash_completes_subcommands_and_options(bash_script):
     assert complete(bash_script, "imsprep", "ch")[1] == ["check"]
-    assert complete(bash_script, "imsprep", "")[1] == ["check", "fix", "rollback"]
+    assert complete(bash_script, "imsprep", "")[1] == ["check", "fix", "rollback", "seal"]
     assert complete(bash_script, "imsprep", "check", "--fo")[1] == ["--format"]
     assert complete(bash_script, "imsprep", "fix", "--dr")[1] == ["--dry-run"]
     assert complete(bash_script, "imsprep", "check", "--format", "")[1] == ["json", "text"]
