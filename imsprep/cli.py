@@ -192,6 +192,9 @@ def setup_logging(args: argparse.Namespace) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)
     logging.getLogger("sh").setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    from .fix import runner
+
+    runner.QUIET = bool(getattr(args, "quiet", False))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -299,6 +302,8 @@ def _fix(args: argparse.Namespace, system: System) -> int:
             why = "; still not ready for %s: %s" % (" and ".join(t.upper() for t in missing),
                                                     assessment.blocking(missing[0])[0].message) if missing else ""
             sys.stdout.write("\nApplied: %d%s, failed: %d%s\n" % (len(outcome.done), by_fallback, len(outcome.failed), why))
+            for step in outcome.steps:
+                sys.stdout.write("  %6.1f s  %s%s\n" % (step["seconds"], "" if step["ok"] else "FAILED: ", step["step"]))
             for line in outcome.fallbacks:
                 sys.stdout.write("  FALLBACK %s\n" % line)
             for line in outcome.failed:

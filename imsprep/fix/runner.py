@@ -3,9 +3,11 @@
 import difflib
 import os
 import sys
+import time
 from typing import Callable, Dict, List
 
 from ..errors import UserError
+from ..heartbeat import heartbeat
 from ..system import System
 from .actions import ActionFailed, Applied, ApplyResult
 from .journal import Journal, file_state, same_state
@@ -15,8 +17,13 @@ from .sandbox import guest_sandbox
 Progress = Callable[[str], None]
 
 
+QUIET = False  # -q: no progress lines, only the result and errors
+
+
 def stderr_progress(message: str) -> None:
     """Progress on stderr; a closed terminal or pipe must never stop a half-applied fix."""
+    if QUIET:
+        return
     try:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
@@ -51,6 +58,7 @@ class Outcome:
         self.done: List[str] = []
         self.failed: List[str] = []
         self.fallbacks: List[str] = []  # done, but not the way the plan said first (one line each)
+        self.steps: List[Dict[str, object]] = []  # every step with its time: {"step", "seconds", "ok"}
 
     def add(self, result: ApplyResult) -> None:
         if isinstance(result, Applied):
@@ -63,9 +71,10 @@ class Outcome:
         self.done += other.done
         self.failed += other.failed
         self.fallbacks += other.fallbacks
+        self.steps += other.steps
 
     def to_dict(self) -> Dict[str, object]:
-        return {"done": self.done, "failed": self.failed, "fallbacks": self.fallbacks}
+        return {"done": self.done, "failed": self.failed, "fallbacks": self.fallbacks, "steps": self.steps}
 
 
 def start_run(system: System, progress: Progress = stderr_progress) -> Journal:
@@ -124,8 +133,12 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
         for action in plan.actions:
             progress("- " + action.summary())
             first = len(journal.touched)
+            started = time.time()
+            ok = False
             try:
-                outcome.add(action.apply(system, journal, progress))
+                with heartbeat(progress, _stage(action)):
+                    outcome.add(action.apply(system, journal, progress))
+                ok = True
             except ActionFailed as exc:
                 message = "%s: FAILED: %s" % (action.summary(), exc)
                 outcome.failed.append(message)
@@ -137,7 +150,18 @@ def apply_plan(system: System, plan: Plan, journal: Journal, progress: Progress 
                     break
             finally:
                 journal.record_after(journal.touched[first:])
+                outcome.steps.append({"step": action.summary(), "seconds": round(time.time() - started, 1), "ok": ok})
     return outcome
+
+
+def _stage(action: object) -> str:
+    kernel = getattr(action, "kernel", None)
+    kind = getattr(action, "kind", "step")
+    if kernel is not None and kind == "rebuild-initramfs":
+        return "building the initramfs of %s with %s" % (kernel.kver, getattr(action, "generator", "the generator"))
+    return {"remove-suite": "removing %s" % getattr(action, "name", "the PV suite"),
+            "regenerate-grub": "regenerating %s" % getattr(action, "path", "grub.cfg"),
+            "depmod": "running depmod"}.get(str(kind), str(kind))
 
 
 class RollbackResult:
