@@ -202,12 +202,42 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _check(args, system)
 
 
+REPORTS_KEPT = 100
+
+
+def save_report(kind: str, data: object, system: System) -> Optional[str]:
+    """Keep a copy of every check and fix report on the machine imsprep runs on, in
+    /var/log/imsprep (IMSPREP_REPORT_DIR): ``<kind>-<UTC ISO 8601>-<host>.json``, the newest
+    REPORTS_KEPT of each kind. Best effort: a user who may not write there still gets the report."""
+    import socket
+
+    directory = os.environ.get("IMSPREP_REPORT_DIR", "/var/log/imsprep")
+    host = socket.gethostname() if system.live else "offline-" + os.path.basename((system.label or system.root).split(" ")[0].rstrip("/"))
+    host = "".join(c if c.isalnum() or c in "-._" else "_" for c in host) or "unknown"
+    name = "%s-%s-%s.json" % (kind, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), host)
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        path = os.path.join(directory, name)
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        old = sorted(n for n in os.listdir(directory) if n.startswith(kind + "-") and n.endswith(".json"))
+        for stale in old[:-REPORTS_KEPT]:
+            os.unlink(os.path.join(directory, stale))
+        LOG.info("report kept in %s", path)
+        return path
+    except OSError as exc:
+        LOG.debug("report not kept in %s: %s", directory, exc)
+        return None
+
+
 def _check(args: argparse.Namespace, system: System) -> int:
     config = load_config()
     knowledge = knowledge_for(config)
     facts = gather(system, knowledge, use_cache=not args.no_cache)
     assessment = assess(facts, targets_of(args.target, config))
     data = report.build(assessment)
+    save_report("check", data, system)
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
     else:
@@ -292,8 +322,10 @@ def _fix(args: argparse.Namespace, system: System) -> int:
         elif args.dry_run and plan.actions:
             out.write("dry run: nothing was changed\n")
         data = report.build(assessment)
+    result = {"schema": "imsprep-fix/1", "plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
+    if not args.dry_run:
+        save_report("fix", result, system)
     if args.format == "json":
-        result = {"schema": "imsprep-fix/1", "plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         if outcome is not None:

@@ -134,3 +134,26 @@ def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
         names = ["/".join(n.split("/")[1:]) for n in sdist.getnames()]
     for name in ("schema/report-v1.json", "schema/fix-v1.json", "imsprep/completion.py"):
         assert name in names, name
+
+
+def test_check_and_fix_keep_their_reports_in_utc_named_files(tmp_path, monkeypatch):
+    import re
+
+    from test_check_fake import debian_guest
+
+    from imsprep import cli
+
+    reports = tmp_path / "reports"
+    monkeypatch.setenv("IMSPREP_REPORT_DIR", str(reports))
+    guest, kver = debian_guest(tmp_path / "g")
+    guest.write("/etc/udev/rules.d/70-persistent-net.rules", 'SUBSYSTEM=="net", ATTR{address}=="52:54:00:12:34:56", NAME="eth0"\n')
+    assert cli.main(["check", "--root", guest.root, "-q"]) in (0, 1)
+    assert cli.main(["fix", "--root", guest.root, "--yes", "-q"]) in (0, 1)
+    names = sorted(os.listdir(str(reports)))
+    assert [n.split("-")[0] for n in names] == ["check", "fix"], names
+    for name in names:
+        assert re.match(r"^(check|fix)-\d{8}T\d{6}Z-offline-g\.json$", name), name
+    with open(str(reports / names[1])) as fh:
+        assert json.load(fh)["schema"] == "imsprep-fix/1"
+    with open(guest.path("/var/log/imsprep/changes.log")) as fh:
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ imsprep\[", fh.readline())

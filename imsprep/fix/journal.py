@@ -77,7 +77,7 @@ class Lock:
             raise UserError("another imsprep run holds %s (%s); wait for it to finish" % (LOCK_FILE, holder)) from None
         fh.seek(0)
         fh.truncate()
-        fh.write("pid %d, 'imsprep %s', since %s" % (os.getpid(), self.command, time.strftime("%Y-%m-%d %H:%M:%S")))
+        fh.write("pid %d, 'imsprep %s', since %s" % (os.getpid(), self.command, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
         fh.flush()
         self.fh = fh
         return self
@@ -130,7 +130,7 @@ class Journal:
 
     def log(self, message: str) -> None:
         """One line in the guest's human-readable change log."""
-        line = "%s imsprep[%s]: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), self.run_id, message)
+        line = "%s imsprep[%s]: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), self.run_id, message)
         self.system.append_file(CHANGE_LOG, line.encode(), mode=0o644)
 
     def backup_file(self, path: str, reason: str) -> None:

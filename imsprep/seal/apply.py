@@ -70,7 +70,8 @@ class SealLog:
                 system.unlink(guest_path)
             self.fh = open(system.host_path(guest_path), "a")
         if self.fh is not None:
-            self.fh.write("# imsprep seal %s (%s)\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), "live" if system.live else system.root))
+            self.fh.write("# imsprep seal %s (%s)\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                          "live" if system.live else system.root))
 
     def write(self, op: str, action: str, path: str) -> None:
         if self.fh is not None:
