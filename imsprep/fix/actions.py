@@ -33,6 +33,7 @@ ApplyResult = Union[str, Applied]  # a plain message: done the way the plan says
 
 class Action:
     kind = "action"
+    findings: List[str] = []  # the codes of the check findings this action answers (set by the planner)
 
     def summary(self) -> str:
         raise NotImplementedError
@@ -44,7 +45,7 @@ class Action:
         raise NotImplementedError
 
     def to_dict(self) -> Dict[str, object]:
-        return {"kind": self.kind, "summary": self.summary(), "diff": self.diff()}
+        return {"kind": self.kind, "summary": self.summary(), "diff": self.diff(), "findings": list(self.findings)}
 
 
 def unified_diff(path: str, old: Optional[str], new: str) -> str:

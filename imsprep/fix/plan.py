@@ -4,7 +4,7 @@ driver configuration, then rebuilds."""
 
 import os
 import re
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from .. import __version__
 from ..facts import Facts
@@ -14,6 +14,7 @@ from ..facts.kmod import normalize
 from ..report import render_template
 from ..rules import Assessment
 from ..rules.drivers import MODULE
+from ..rules.findings import Finding
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
 from .stable_names import plan_devices, plan_network
 
@@ -56,14 +57,42 @@ def driver_modules(facts: Facts, assessment: Assessment) -> List[str]:
     return names
 
 
+# the finding codes each kind of action answers (every action names those check reported)
+REBUILD_CODES = ("INITRAMFS_MISSING", "INITRAMFS_UNREADABLE", "INITRAMFS_WRONG_KERNEL", "DRIVER_NOT_IN_INITRAMFS",
+                 "NIC_DRIVER_NOT_IN_INITRAMFS", "DRIVER_DEPS_UNKNOWN", "NIC_DRIVER_DEPS_UNKNOWN", "GENERATOR_OMITS_DRIVER")
+DEPMOD_CODES = ("MODULES_DEP_MISSING", "DRIVER_DEPS_UNKNOWN", "NIC_DRIVER_DEPS_UNKNOWN")
+SUITE_CODES = ("PV_SUITE_BLOCKS", "PV_SUITE_PRESENT")
+
+
+def _codes(findings: List[Finding], wanted: Iterable[str], kernel: Optional[str] = None) -> List[str]:
+    codes = set(wanted)
+    return sorted({f.code for f in findings if f.code in codes and (kernel is None or f.kernel == kernel)})
+
+
+def _answer(actions: List[Action], findings: List[Finding], family: Callable[[str], bool]) -> None:
+    """Name on each action the reported findings it answers: those about the file it changes, else
+    every reported finding of its family."""
+    for action in actions:
+        if action.findings:
+            continue
+        path = getattr(action, "path", None)
+        codes = sorted({f.code for f in findings if family(f.code) and path is not None and f.file == path})
+        action.findings = codes or sorted({f.code for f in findings if family(f.code)})
+
+
 def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[List[str]] = None) -> Plan:
     plan = Plan()
     system = facts.system
-    _plan_suites(facts, plan, ignore_suites or [])
+    reported = assessment.findings
+    _plan_suites(facts, assessment, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
     network: List[Action] = []
     kernel_args = plan_network(facts, network, plan.problems)
+    _answer(network, reported, lambda code: code.startswith("NET_"))
+    first = len(plan.actions)
     plan_devices(facts, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    _answer(plan.actions[first:], reported,
+            lambda code: code == "DEVICE_NAME_UNSTABLE" or (bool(kernel_args) and code == "NET_NAME_BOUND"))
     plan.actions += network
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
@@ -79,16 +108,20 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
             continue
         if kernel.dep is None and kernel.modules_dir:
             rebuilds.append(RunDepmod(kernel))
+            rebuilds[-1].findings = _codes(reported, DEPMOD_CODES, kernel.kver)
         rebuilds.append(_rebuild_action(facts, assessment, kernel, generator, modules, reasons))
+        rebuilds[-1].findings = _codes(reported, REBUILD_CODES, kernel.kver)
     if unbuildable:
         plan.problems.append("no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed, so the initramfs of "
                              "%s cannot be built: install one (dracut on RHEL/SUSE, initramfs-tools on Debian/Ubuntu) and run "
                              "imsprep fix again" % ", ".join(unbuildable))
-    not_persistent = any(f.code == "DRIVERS_NOT_PERSISTENT" for f in assessment.findings)
+    not_persistent = any(f.code == "DRIVERS_NOT_PERSISTENT" for f in reported)
     if modules and generator is not None and (rebuilds or not_persistent):
         # the drivers go into the generator's configuration too, so kernel updates keep them
         action = _plan_generator_config(facts, generator, modules)
         if action is not None:
+            action.findings = sorted(set(_codes(reported, ("DRIVERS_NOT_PERSISTENT",))
+                                         + [c for r in rebuilds for c in r.findings]))
             plan.actions.append(action)
     plan.actions += rebuilds
     if not system.live and generator == "initramfs-tools" and facts.generator.modules_policy == "dep" and plan.rebuilds:
@@ -252,11 +285,17 @@ def _default_image(facts: Facts, kernel: Kernel, generator: str) -> str:
     return pattern.format(kver=kernel.kver)
 
 
-def _plan_suites(facts: Facts, plan: Plan, ignore: List[str]) -> None:
+def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[str]) -> None:
+    """Only the suites check reported for the requested targets (a XenServer agent harms KVM, not XEN)."""
+    reported = {f.subject: f.code for f in assessment.findings if f.code in SUITE_CODES and f.subject}
     for found in facts.suites:
         suite = found.suite
         if found.id in ignore:
             plan.notes.append("%s is left alone (ignore_suites in imsprep.conf)" % suite["name"])
+            continue
+        if found.id not in reported:
+            plan.notes.append("%s is left alone: it does not affect %s" % (
+                suite["name"], " or ".join(t.upper() for t in assessment.targets)))
             continue
         order = suite.get("uninstall", {}).get("package_order", [])  # type: ignore[union-attr]
         packages = []
@@ -279,7 +318,9 @@ def _plan_suites(facts: Facts, plan: Plan, ignore: List[str]) -> None:
             plan.problems.append("%s was found (%s) but neither an uninstaller nor a package: remove it by hand"
                                  % (suite["name"], "; ".join(found.evidence[:3])))
             continue
-        plan.actions.append(RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files))
+        action = RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files)
+        action.findings = [reported[found.id]]
+        plan.actions.append(action)
 
 
 def system_conffiles(facts: Facts, package: str) -> List[str]:
@@ -299,4 +340,6 @@ def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:
         out = []
         for number, line in enumerate(old.splitlines(True), 1):
             out.append("# imsprep: disabled, blocks a native XEN/KVM driver: " + line if number in lines else line)
-        plan.actions.append(EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled"))
+        action = EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled")
+        action.findings = ["MODPROBE_BLOCKS_DRIVER"]
+        plan.actions.append(action)

@@ -29,9 +29,9 @@ def suite_findings(facts: Facts) -> List[Finding]:
         remedy = " then ".join(how) or "remove its files and services"
         message = "%s is installed (%s): %s" % (suite["name"], "; ".join(found.evidence[:6]), suite["why"])
         if blocks:
-            findings.append(Finding("PV_SUITE_BLOCKS", ERROR, blocks, message, remedy))
+            findings.append(Finding("PV_SUITE_BLOCKS", ERROR, blocks, message, remedy, subject=found.id))
         else:
-            findings.append(Finding("PV_SUITE_PRESENT", WARNING, ["kvm", "xen"], message, remedy))
+            findings.append(Finding("PV_SUITE_PRESENT", WARNING, ["kvm", "xen"], message, remedy, subject=found.id))
     return findings
 
 
