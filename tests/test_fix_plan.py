@@ -279,3 +279,38 @@ def test_every_planned_action_names_its_findings(tmp_path):
     assert "MODPROBE_BLOCKS_DRIVER" in kinds["edit-file"] or any(
         a.findings == ["MODPROBE_BLOCKS_DRIVER"] for a in plan.actions)
     assert any(c.startswith("DRIVER_NOT_IN_INITRAMFS") for c in kinds["rebuild-initramfs"])
+
+
+def dracut_guest(root):
+    guest, kver = debian_guest(root, modules=["ext4"])
+    guest.executable("/usr/bin/dracut")
+    guest.dpkg([("dracut", "059-4"), ("linux-image-6.1.0-50-amd64", "6.1.176-1")])
+    os.remove(guest.path("/usr/sbin/mkinitramfs"))
+    os.remove(guest.path("/usr/sbin/update-initramfs"))
+    guest.write("/etc/dracut.conf.d/01-hostonly.conf", 'hostonly="yes"\n')
+    return guest
+
+
+def test_remedy_names_the_file_fix_writes(tmp_path):
+    """The remedies (missing from the initramfs, not persistent) tell the user to edit the very file
+    fix creates; they once said /etc/dracut.conf.d/imsprep.conf while fix wrote 90-imsprep.conf."""
+    import re
+
+    guest = dracut_guest(tmp_path / "g")
+    report, rc = check_json(guest.root)
+    remedies = {f["code"]: f["remediation"] for f in report["findings"]}
+    assert rc == 1 and {"DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT"} <= set(remedies), remedies
+    _, _, plan = plan_for(guest.root)
+    written = [a.path for a in plan.actions if a.kind == "edit-file" and a.path.startswith("/etc/dracut.conf.d/")]
+    assert written == ["/etc/dracut.conf.d/90-imsprep.conf"]
+    for code in ("DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT"):
+        assert re.findall(r"/etc/dracut\.conf\.d/[\w.-]+", remedies[code]) == written, remedies[code]
+    # initramfs-tools: the same for the modules file (MODULES=dep makes persistence a finding)
+    guest, _ = debian_guest(tmp_path / "d", modules=["ext4"])
+    guest.write("/etc/initramfs-tools/initramfs.conf", "MODULES=dep\n")
+    report, _ = check_json(guest.root)
+    _, _, plan = plan_for(guest.root)
+    written = [a.path for a in plan.actions if a.kind == "edit-file"]
+    assert written == ["/etc/initramfs-tools/modules"]
+    texts = [f["remediation"] for f in report["findings"] if f["code"] in ("DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT")]
+    assert len(texts) >= 2 and all(re.findall(r"/etc/initramfs-tools/[\w.-]+", t) == written for t in texts), texts

@@ -11,6 +11,7 @@ from ..facts import Facts
 from ..facts.generator import parse_shell_assignments
 from ..facts.kernels import Kernel
 from ..facts.kmod import normalize
+from ..generators import DRACUT_DROPIN, ITOOLS_MODULES, SUSE_SYSCONFIG
 from ..report import render_template
 from ..rules import Assessment
 from ..rules.drivers import MODULE
@@ -18,10 +19,7 @@ from ..rules.findings import Finding
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
 from .stable_names import plan_devices, plan_network
 
-DRACUT_DROPIN = "/etc/dracut.conf.d/90-imsprep.conf"
-ITOOLS_MODULES = "/etc/initramfs-tools/modules"
 ITOOLS_BLOCK = re.compile(r"^# BEGIN imsprep.*?^# END imsprep\n?", re.M | re.S)
-SUSE_SYSCONFIG = "/etc/sysconfig/kernel"
 MIN_IMAGE_ESTIMATE = 32 << 20
 
 

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 from ..facts import Facts, InitramfsFact
 from ..facts.kernels import Kernel
 from ..facts.kmod import first_symbol, normalize
+from ..generators import persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 BUILTIN = "builtin"
@@ -220,13 +221,8 @@ def rebuild_command(facts: Facts, kernel: Kernel) -> str:
 
 def rebuild_remedy(facts: Facts, kernel: Kernel, modules: List[str]) -> str:
     generator = facts.generator.active
-    listed = " ".join(modules)
-    if generator == "dracut":
-        config = 'add add_drivers+=" %s " to /etc/dracut.conf.d/imsprep.conf' % listed
-    elif generator == "initramfs-tools":
-        config = "add %s to /etc/initramfs-tools/modules (one per line)" % (listed or "the modules")
-    elif generator == "suse-mkinitrd":
-        config = 'add %s to INITRD_MODULES in /etc/sysconfig/kernel' % listed
+    if generator in ("dracut", "initramfs-tools", "suse-mkinitrd"):
+        config = persist_remedy(generator, modules)
     else:
         return ("no initramfs generator (dracut, initramfs-tools, mkinitrd) is installed: install one, "
                 "then build the initramfs of %s" % kernel.kver)

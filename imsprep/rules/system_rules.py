@@ -4,6 +4,7 @@ from typing import List
 
 from ..facts import Facts
 from ..facts.kmod import normalize
+from ..generators import ITOOLS_MODULES, SUSE_SYSCONFIG, persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 DEVICE_BREAKS = {
@@ -100,26 +101,17 @@ def generator_findings(facts: Facts) -> List[Finding]:
             risky = "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
                 "yes" if gen.hostonly else "default on this distro", target.upper(), ", ".join(missing))
         elif gen.active == "initramfs-tools" and gen.modules_policy in ("dep", "list"):
-            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in /etc/initramfs-tools/modules" % (
+            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in %s" % (
                 gen.modules_policy, "the running hardware's drivers" if gen.modules_policy == "dep" else "listed modules",
-                ", ".join(missing))
+                ", ".join(missing), ITOOLS_MODULES)
         elif gen.active == "suse-mkinitrd":
-            risky = "INITRD_MODULES in /etc/sysconfig/kernel lacks %s" % ", ".join(missing)
+            risky = "INITRD_MODULES in %s lacks %s" % (SUSE_SYSCONFIG, ", ".join(missing))
         if risky:
             findings.append(Finding(
                 "DRIVERS_NOT_PERSISTENT", WARNING, [target],
                 "future initramfs rebuilds (kernel updates) may lose the %s drivers: %s" % (target.upper(), risky),
-                _persist_remedy(gen.active, missing), file=(gen.config_files or [None])[0]))
+                persist_remedy(gen.active, missing), file=(gen.config_files or [None])[0]))
     return findings
-
-
-def _persist_remedy(generator: str, modules: List[str]) -> str:
-    listed = " ".join(modules)
-    if generator == "dracut":
-        return 'add add_drivers+=" %s " to /etc/dracut.conf.d/imsprep.conf' % listed
-    if generator == "initramfs-tools":
-        return "add %s to /etc/initramfs-tools/modules, one per line" % listed
-    return 'add %s to INITRD_MODULES in /etc/sysconfig/kernel' % listed
 
 
 def kernel_inventory_findings(facts: Facts) -> List[Finding]:
