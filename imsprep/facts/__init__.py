@@ -87,6 +87,9 @@ def kernel_for_entry(kernels: List[Kernel], entry_kernel: Optional[str]) -> Opti
     for kernel in kernels:  # /boot/vmlinuz-<kver> under another prefix
         if base.endswith("-" + kernel.kver):
             return kernel
+    for kernel in kernels:  # systemd-boot's copy on the ESP: /<entry token>/<kver>/linux
+        if "/" + kernel.kver + "/" in entry_kernel:
+            return kernel
     return None
 
 
