@@ -164,7 +164,7 @@ def list_with_tool(facts: Facts, fact: InitramfsFact) -> Optional[Listing]:
         if system.live and system.which(tool):
             result = system.run([tool, fact.path], in_guest=True, timeout=300)
         elif host_path is not None and system.host_which(tool):
-            result = system.run([system.host_which(tool), host_path], in_guest=False, timeout=300)
+            result = system.run([system.host_which(tool) or tool, host_path], in_guest=False, timeout=300)
         else:
             continue
         if result.ok and result.stdout.strip():

@@ -122,7 +122,7 @@ def parse_grub2(text: str, source: str) -> Tuple[List[BootEntry], List[str], boo
             title = words[1] if len(words) > 1 else ""
             if stack:
                 parent_kind, parent, count = stack[-1]
-                index_path = "%s>%d" % (stack[-1][1].path if stack[-1][1] else "", count)  # type: ignore[union-attr]
+                index_path = "%s>%d" % (stack[-1][1].path if stack[-1][1] else "", count)
                 stack[-1] = (parent_kind, parent, count + 1)
             else:
                 index_path = str(top_count)

@@ -108,9 +108,12 @@ def find_kernels(system: System, running: Optional[str] = None) -> List[Kernel]:
             if name.startswith(prefix) and not name.endswith((".hmac", ".sig", ".old", ".bak")):
                 path = "/boot/" + name
                 suffix = name[len(prefix):]
-                kver = (image_version(system, path) if system.is_file(path) else None) or pkgbase.get(suffix)
-                kver = kver or (suffix if suffix[:1].isdigit() else None)  # "linux" is no release
-                if kver and (kver in kernels or system.is_file(path)):
+                release = (image_version(system, path) if system.is_file(path) else None) or pkgbase.get(suffix)
+                release = release or (suffix if suffix[:1].isdigit() else None)  # "linux" is no release
+                if release is None:
+                    continue
+                kver = release
+                if (kver in kernels or system.is_file(path)):
                     kernel = kernels.setdefault(kver, Kernel(kver))
                     if kernel.image is None or (suffix == kver and not kernel.image.endswith("-" + kver)):
                         kernel.image = path  # vmlinuz-<kver> rather than another image of that release (a rescue copy)

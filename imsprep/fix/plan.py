@@ -4,7 +4,7 @@ driver configuration, then rebuilds."""
 
 import os
 import re
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .. import __version__
 from ..facts import Facts
@@ -263,7 +263,7 @@ def _itools_confdir(facts: Facts, confdir: str) -> Action:
         def summary(self) -> str:
             return "prepare %s (MODULES=most)" % confdir
 
-        def apply(self, system, journal, progress) -> str:  # type: ignore[no-untyped-def]
+        def apply(self, system, journal, progress) -> str:
             system.makedirs(confdir + "/conf.d")
             for name in ("initramfs.conf", "modules"):
                 text = system.read_text("/etc/initramfs-tools/" + name) or ""
@@ -295,9 +295,9 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
             plan.notes.append("%s is left alone: it does not affect %s" % (
                 suite["name"], " or ".join(t.upper() for t in assessment.targets)))
             continue
-        order = suite.get("uninstall", {}).get("package_order", [])  # type: ignore[union-attr]
-        packages = []
-        for pattern in list(order) + list(suite.get("packages", [])):  # type: ignore[arg-type]
+        order = suite.get("uninstall", {}).get("package_order", [])
+        packages: List[Tuple[str, str]] = []
+        for pattern in list(order) + list(suite.get("packages", [])):
             for name in facts.packages.match(pattern):
                 if name not in [p[0] for p in packages]:
                     packages.append((name, facts.packages.versions[name]))

@@ -178,13 +178,13 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
                 rebuild_remedy(facts, kernel, missing_all), kernel=kernel.kver, file=fact.path))
     unknown = [d for d in needing if not d.deps_known]
     for critical, code, severity in ((True, "DRIVER_DEPS_UNKNOWN", ERROR), (False, "NIC_DRIVER_DEPS_UNKNOWN", WARNING)):
-        group = [d.name for d in unknown if d.critical is critical]
-        if group:
+        names = [d.name for d in unknown if d.critical is critical]
+        if names:
             result.findings.append(Finding(
                 code, severity, [target],
                 "kernel %s: the dependencies of %s cannot be known (modules.dep %s), so whether initramfs %s holds "
                 "everything they need is unknown; unknown is not ready"
-                % (kernel.kver, ", ".join(group), kernel.dep_error or "is missing", fact.path),
+                % (kernel.kver, ", ".join(names), kernel.dep_error or "is missing", fact.path),
                 "run depmod -a %s, then rebuild the initramfs (%s); `imsprep fix` does both"
                 % (kernel.kver, rebuild_command(facts, kernel)), kernel=kernel.kver, file=fact.path))
     omitted = [m for d in needing for m in d.needed if m in facts.generator.omitted_modules]

@@ -1,6 +1,6 @@
 """Guest-wide rules: PV suites, modprobe rules, unstable device names, generator persistence."""
 
-from typing import List
+from typing import Dict, List
 
 from ..facts import Facts
 from ..facts.kmod import normalize
@@ -21,7 +21,7 @@ def suite_findings(facts: Facts) -> List[Finding]:
     findings = []
     for found in facts.suites:
         suite = found.suite
-        blocks = list(suite.get("blocks", []))  # type: ignore[arg-type]
+        blocks = list(suite.get("blocks", []))
         how = []
         if found.uninstallers:
             how.append("run %s" % found.uninstallers[0])
@@ -38,7 +38,7 @@ def suite_findings(facts: Facts) -> List[Finding]:
 
 def modprobe_findings(facts: Facts) -> List[Finding]:
     findings = []
-    required = {}
+    required: Dict[str, List[str]] = {}
     for target in ("kvm", "xen"):
         for spec in facts.knowledge.target_drivers(target):
             required.setdefault(normalize(spec["name"]), []).append(target)
@@ -82,7 +82,7 @@ def generator_findings(facts: Facts) -> List[Finding]:
                 "no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed; no initramfs can be rebuilt",
                 "install dracut (RHEL/SUSE family) or initramfs-tools (Debian family)"))
         return findings
-    as_module = {}
+    as_module: Dict[str, List[str]] = {}
     for target in ("kvm", "xen"):
         for spec in facts.knowledge.target_drivers(target):
             name = normalize(spec["name"])
@@ -110,7 +110,7 @@ def generator_findings(facts: Facts) -> List[Finding]:
             findings.append(Finding(
                 "DRIVERS_NOT_PERSISTENT", WARNING, [target],
                 "future initramfs rebuilds (kernel updates) may lose the %s drivers: %s" % (target.upper(), risky),
-                persist_remedy(gen.active, missing), file=(gen.config_files or [None])[0]))
+                persist_remedy(gen.active, missing), file=gen.config_files[0] if gen.config_files else None))
     return findings
 
 
