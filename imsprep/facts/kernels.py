@@ -40,6 +40,8 @@ class Kernel:
         self.scanned: Optional[Dict[str, str]] = None  # normalised name -> guest path, from a full scan
         self.system: Optional[System] = None
         self.running = False
+        self.paths: Dict[str, Optional[str]] = {}  # module_path's answers, gathered with the facts (resolve)
+        self.module_backups: List[str] = []  # tar files a PV driver (UVP) moved the native modules into
 
     @property
     def has_config(self) -> bool:
@@ -47,7 +49,18 @@ class Kernel:
 
     def module_path(self, name: str) -> Optional[str]:
         """The module's file: where modules.dep says, if it is there; otherwise found by scanning
-        the modules directory (modules.dep can be missing or stale)."""
+        the modules directory (modules.dep can be missing or stale). Asked once per name: the
+        rules read the answers ``resolve`` gathered, without touching the guest."""
+        if name not in self.paths:
+            self.paths[name] = self._find_module(name)
+        return self.paths[name]
+
+    def resolve(self, names: List[str]) -> None:
+        """Look up these modules now, while the facts are gathered."""
+        for name in names:
+            self.module_path(name)
+
+    def _find_module(self, name: str) -> Optional[str]:
         if self.system is None or not self.modules_dir:
             return None
         if self.dep is not None and name in self.dep.paths:
@@ -157,6 +170,7 @@ def load_metadata(system: System, kernel: Kernel) -> None:
             kernel.dep_error = str(exc)
     else:
         kernel.dep_error = "missing (depmod never ran for this kernel)"
+    kernel.module_backups = system.glob(kernel.modules_dir + "/uvp_mods_backup.tar")
     kernel.system = system
 
 

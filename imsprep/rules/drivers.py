@@ -196,7 +196,7 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
 
 
 def _missing_remedy(facts: Facts, kernel: Kernel, name: str) -> str:
-    backups = facts.system.glob((kernel.modules_dir or "/lib/modules/" + kernel.kver) + "/uvp_mods_backup.tar")
+    backups = kernel.module_backups
     if backups:
         return ("the UVP PV driver moved the native modules into %s: uninstall UVP VMTools "
                 "(/etc/.uvp-monitor/uninstall), which restores them" % backups[0])
