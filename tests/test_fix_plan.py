@@ -314,3 +314,16 @@ def test_remedy_names_the_file_fix_writes(tmp_path):
     assert written == ["/etc/initramfs-tools/modules"]
     texts = [f["remediation"] for f in report["findings"] if f["code"] in ("DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT")]
     assert len(texts) >= 2 and all(re.findall(r"/etc/initramfs-tools/[\w.-]+", t) == written for t in texts), texts
+
+
+def test_fix_changes_no_network_setting_check_did_not_report(tmp_path):
+    """[Match] Name=enX0 finds the NIC on XEN and none on KVM: NET_NAME_BOUND for KVM only. fix
+    --target xen leaves the file alone (as it does a PV suite that harms only KVM)."""
+    from test_network import NETWORKD_XEN, guest_with
+
+    guest = guest_with(tmp_path, {"/etc/systemd/network/50-enX0.network": NETWORKD_XEN})
+    _, facts, plan = plan_for(guest.root, targets=("xen",))
+    assert [f.code for f in assess(facts, ["xen"]).findings if f.code.startswith("NET_")] == []
+    assert plan.actions == [] and plan.problems == []
+    _, _, plan = plan_for(guest.root, targets=("kvm",))
+    assert [(a.path, a.findings) for a in plan.actions] == [("/etc/systemd/network/50-enX0.network", ["NET_NAME_BOUND"])]

@@ -2,6 +2,7 @@
 to rebuild — and only those. The order follows the reference procedure: PV suites first, then
 driver configuration, then rebuilds."""
 
+import copy
 import os
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -16,6 +17,7 @@ from ..report import render_template
 from ..rules import Assessment
 from ..rules.drivers import MODULE
 from ..rules.findings import Finding
+from ..rules.system_rules import DEVICE_BREAKS
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
 from .stable_names import plan_devices, plan_network
 
@@ -78,6 +80,16 @@ def _answer(actions: List[Action], findings: List[Finding], family: Callable[[st
         action.findings = codes or sorted({f.code for f in findings if family(f.code)})
 
 
+def _for_targets(facts: Facts, targets: List[str]) -> Facts:
+    """The device names and network settings that break a requested target: check reports no
+    others for these targets, so fix changes no others (a /dev/xvda or Name=enX0 is fine on XEN)."""
+    wanted = set(targets)
+    scoped = copy.copy(facts)
+    scoped.device_refs = [r for r in facts.device_refs if wanted & set(DEVICE_BREAKS[r.kind][0])]
+    scoped.network = [i for i in facts.network if wanted & set(i.targets)]
+    return scoped
+
+
 def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[List[str]] = None) -> Plan:
     plan = Plan()
     system = facts.system
@@ -85,10 +97,11 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
     _plan_suites(facts, assessment, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
     network: List[Action] = []
-    kernel_args = plan_network(facts, network, plan.problems)
+    scoped = _for_targets(facts, assessment.targets)
+    kernel_args = plan_network(scoped, network, plan.problems)
     _answer(network, reported, lambda code: code.startswith("NET_"))
     first = len(plan.actions)
-    plan_devices(facts, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    plan_devices(scoped, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
     _answer(plan.actions[first:], reported,
             lambda code: code == "DEVICE_NAME_UNSTABLE" or (bool(kernel_args) and code == "NET_NAME_BOUND"))
     plan.actions += network
