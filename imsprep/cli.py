@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 from . import __version__, report, signals
 from .config import Config
@@ -21,6 +21,10 @@ from .facts import gather
 from .knowledge import Knowledge
 from .rules import assess
 from .system import System
+
+if TYPE_CHECKING:  # imported where used, so that check does not load fix
+    from .fix.plan import Plan
+    from .fix.runner import RollbackResult
 
 LOG = logging.getLogger("imsprep")
 
@@ -256,7 +260,7 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         raise UserError("cancelled; nothing was changed")
 
 
-def render_plan(system: System, targets: List[str], plan: "Plan") -> str:  # noqa: F821
+def render_plan(system: System, targets: List[str], plan: "Plan") -> str:
     return report.render_template("plan.txt.j2", version=__version__, live=system.live, root=system.label or system.root,
                                   targets=targets, plan=plan.to_dict())
 
@@ -388,7 +392,7 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
     return EXIT_NOT_READY
 
 
-def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:  # noqa: F821
+def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:
     refused = result.refused
     failed = result.failed
     if refused:
@@ -471,5 +475,6 @@ def _internal_error() -> int:
         where = "details in %s" % path
     except Exception:  # noqa: BLE001
         where = "no log file could be written"
-    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (sys.exc_info()[0].__name__, where))
+    kind = sys.exc_info()[0]
+    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (kind.__name__ if kind else "unknown", where))
     return EXIT_INTERNAL

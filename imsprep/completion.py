@@ -29,9 +29,9 @@ def script(shell: str) -> str:
     for each in _parsers(parser):
         for action in each._actions:
             if any(o in DIRECTORY_OPTIONS for o in action.option_strings):
-                action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+                action.complete = shtab.DIRECTORY
             elif any(o in FILE_OPTIONS for o in action.option_strings):
-                action.complete = shtab.FILE  # type: ignore[attr-defined]
+                action.complete = shtab.FILE
     return shtab.complete(parser, shell=shell)
 
 

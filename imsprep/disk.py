@@ -16,6 +16,7 @@ How (each step the host's own tool, never a program of the guest):
 """
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -44,7 +45,7 @@ class AttachedImage:
         self.disk: Optional[HostDisk] = None
         self.mounted: List[str] = []  # host mount points, in mount order
         self.notes: List[str] = []
-        self._undo: List[Callable[[], None]] = []
+        self._undo: List[Callable[[], object]] = []  # each undoes one step; what it returns is not used
         self._workdir = tempfile.mkdtemp(prefix="imsprep-image-")
         self.host = System("/")
 
@@ -110,8 +111,8 @@ class AttachedImage:
                 if os.path.exists(device) and _sys_size("/sys/block/nbd%d/size" % index) == 0:
                     argv = ["qemu-nbd", "--connect", device, "--format", "qcow2"] + ([] if self.writable else ["--read-only"])
                     self._run(argv + [self.image], "qemu-nbd")
-                    self._undo.append(lambda device=device: self.host.run(  # type: ignore[misc]
-                        ["qemu-nbd", "--disconnect", device], in_guest=False, timeout=60))
+                    self._undo.append(functools.partial(self.host.run, ["qemu-nbd", "--disconnect", device],
+                                                        in_guest=False, timeout=60))
                     return device
         raise UserError("--image %s is qcow2: this machine needs qemu-storage-daemon with /dev/fuse, or qemu-nbd with the "
                         "nbd driver (package qemu-utils); or convert it: qemu-img convert -O raw" % self.image)
@@ -172,8 +173,8 @@ class AttachedImage:
         for group in groups:
             devices = [a for p in pvs for a in ("--devices", p.device)]
             self._run(["lvm", "vgchange", "-ay"] + devices + [group], "vgchange -ay %s" % group)
-            self._undo.append(lambda group=group, devices=devices: self.host.run(  # type: ignore[misc]
-                ["lvm", "vgchange", "-an"] + devices + [group], in_guest=False, timeout=60))
+            self._undo.append(functools.partial(self.host.run, ["lvm", "vgchange", "-an"] + devices + [group],
+                                                in_guest=False, timeout=60))
             out = self.host.run(["lvm", "lvs", "--noheadings", "-o", "lv_path"] + devices + [group], in_guest=False,
                                 timeout=60).stdout
             for number, path in enumerate(out.split(), start=1001):
@@ -312,7 +313,7 @@ def attached(image: str, writable: bool) -> Iterator[AttachedImage]:
     if os.geteuid() != 0:
         raise UserError("--image needs root (it attaches a loop device and mounts file systems)")
     attachment = AttachedImage(image, writable)
-    previous: Dict[int, object] = {}
+    previous: Dict[int, object] = {}  # signal number -> the handler it had
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt("signal %d" % signum)
@@ -328,6 +329,6 @@ def attached(image: str, writable: bool) -> Iterator[AttachedImage]:
         yield attachment
     finally:
         attachment.detach()
-        for signum, handler in previous.items():
+        for number, handler in previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(signum, handler)  # type: ignore[arg-type]
+                signal.signal(number, handler)  # type: ignore[arg-type]

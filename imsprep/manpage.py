@@ -55,7 +55,8 @@ def _options(parser: argparse.ArgumentParser) -> List[str]:
             continue
         names = ", ".join("\\fB%s\\fR" % _roff(o) for o in action.option_strings)
         if action.metavar or action.choices:
-            value = action.metavar or "{%s}" % ",".join(str(c) for c in action.choices)
+            metavar = action.metavar if isinstance(action.metavar, str) else " ".join(action.metavar or ())
+            value = metavar or "{%s}" % ",".join(str(c) for c in action.choices or ())
             if action.nargs != 0:
                 names += " \\fI%s\\fR" % _roff(value)
         out += [".TP", names, _roff(action.help or "")]

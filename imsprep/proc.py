@@ -7,10 +7,10 @@ Which way was taken is logged at debug level (``-v``)."""
 
 import logging
 import os
-from typing import List, Optional
+from typing import List, Optional, Set
 
 LOG = logging.getLogger(__name__)
-_said = set()
+_said: Set[str] = set()
 
 
 def _psutil():  # -> Optional[module]
@@ -29,7 +29,7 @@ def process_names(proc_dir: str = "/proc") -> List[str]:
     psutil = _psutil() if proc_dir == "/proc" else None
     if psutil is not None:
         return [p.info["name"] for p in psutil.process_iter(["name"]) if p.info.get("name")]
-    names = []
+    names: List[str] = []
     try:
         entries = os.listdir(proc_dir)
     except OSError:

@@ -3,12 +3,15 @@ the text output is rendered with a jinja2 template."""
 
 import os
 import re
-from typing import Dict
+from typing import TYPE_CHECKING, Dict
 
 from . import __version__
 from .facts import Facts
 from .knowledge import find_data_dir, packaged_text
 from .rules import Assessment
+
+if TYPE_CHECKING:
+    import jinja2
 
 SCHEMA_ID = "imsprep-report/1"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -102,10 +105,11 @@ def build(assessment: Assessment) -> Dict[str, object]:
     }
 
 
-def _environment() -> "jinja2.Environment":  # noqa: F821
+def _environment() -> "jinja2.Environment":
     import jinja2  # only for text output: JSON runs do not pay for it
 
     directory = find_data_dir("templates")
+    loader: jinja2.BaseLoader
     if os.path.isdir(directory):
         loader = jinja2.FileSystemLoader(directory)
     else:  # inside the zipapp

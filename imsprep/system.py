@@ -15,7 +15,7 @@ import logging
 import os
 import stat as stat_mod
 import threading
-from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import sh
 
@@ -670,7 +670,7 @@ class System:
         full_env = {"LC_ALL": "C", "LANG": "C", "PATH": GUEST_PATH + ":" + os.environ.get("PATH", "")}
         full_env.update(env or {})
         LOG.debug("run: %s", " ".join(argv))
-        kwargs = dict(
+        kwargs: Dict[str, Any] = dict(
             _env=full_env,
             _ok_code=list(range(256)),
             _tty_out=False,
@@ -678,7 +678,7 @@ class System:
             _bg=True,
             _bg_exc=False,
             _new_session=True,
-        )  # type: Dict[str, object]
+        )
         if stdout_file is not None:
             kwargs["_out"] = stdout_file
         if pass_fds:
@@ -702,7 +702,11 @@ class System:
             # our own timer, not sh's: it kills the whole tree, and being a daemon thread it can
             # never keep an interrupted imsprep from exiting
             pid = proc.pid
-            timer = threading.Timer(timeout, lambda: (timed_out.append(True), kill_tree(pid)))
+            def expire(pid: int = pid) -> None:
+                timed_out.append(True)
+                kill_tree(pid)
+
+            timer = threading.Timer(timeout, expire)
             timer.daemon = True
             timer.start()
             proc.wait()

@@ -171,3 +171,118 @@ submenu 'Advanced options' $menuentry_id_option 'gnulinux-advanced-x' {
         assert config.default.title == "Debian GNU/Linux" and config.notes
     else:
         assert config.default.title == expected
+
+
+# systemd-boot on Debian: loader.conf as `bootctl install` writes it (commented defaults) plus a
+# `default` glob (loader.conf(5)); entries as systemd's kernel-install 90-loaderentry.install writes
+# them: $BOOT_ROOT/loader/entries/$ENTRY_TOKEN-$KERNEL_VERSION.conf with linux/initrd under
+# /$ENTRY_TOKEN/$KERNEL_VERSION/ relative to the ESP, options from /etc/kernel/cmdline
+# (sources: tests/data/SOURCES.md, "systemd-boot").
+SD_LOADER_CONF = "#timeout 3\n#console-mode keep\ndefault debian-6.1.*\n"
+SD_ENTRY = """# Boot Loader Specification type#1 entry
+# File created by /usr/lib/kernel/install.d/90-loaderentry.install (systemd 252.39-1~deb12u1)
+title      Debian GNU/Linux 12 (bookworm)
+version    {kver}
+sort-key   debian
+options    root=UUID=5e7d3a3c-4b8e-4d6e-9b5c-0f3c2a1d9e11 ro quiet
+linux      /debian/{kver}/linux
+initrd     /debian/{kver}/initrd.img-{kver}
+"""
+DEB12 = "debian-12-bookworm-6.1.0-50-x86_64"
+DEB13 = "debian-13-trixie-6.12.117+deb13-x86_64"
+
+
+def systemd_boot_guest(root, esp="/boot/efi", default="default debian-6.1.*\n"):
+    guest = FakeGuest(root)
+    guest.os_release("debian-pkg_debian-12")
+    old = guest.kernel(DEB12, kver="6.1.0-50-amd64")
+    new = guest.kernel(DEB13, kver="6.12.117+deb13-amd64")
+    guest.write(esp + "/loader/loader.conf", SD_LOADER_CONF.replace("default debian-6.1.*\n", default))
+    for kver in (old, new):
+        guest.write(esp + "/loader/entries/debian-%s.conf" % kver, SD_ENTRY.format(kver=kver))
+        guest.write(esp + "/debian/%s/linux" % kver, b"\0" * 16)
+    guest.write("/etc/kernel/cmdline", "root=UUID=5e7d3a3c-4b8e-4d6e-9b5c-0f3c2a1d9e11 ro quiet\n")
+    return guest, old, new
+
+
+@pytest.mark.parametrize("esp", ["/boot/efi", "/efi", "/boot"])
+def test_systemd_boot_default_is_loader_conf_glob(tmp_path, esp):
+    from imsprep.facts import gather
+    from imsprep.knowledge import Knowledge
+
+    guest, old, new = systemd_boot_guest(tmp_path / "g", esp)
+    config = read_boot_config(System(guest.root))
+    assert config.loader == "systemd-boot" and config.default_spec == "debian-6.1.*"
+    assert [e.version for e in config.entries] == [new, old]  # sorted newest first, as systemd-boot lists them
+    assert config.default.version == old  # the glob, not the newest: debian-6.1.* does not match debian-6.12...
+    assert config.default.kernel_path == "%s/debian/%s/linux" % (esp, old)
+    assert config.default.initrd_paths == ["%s/debian/%s/initrd.img-%s" % (esp, old, old)]
+    facts = gather(System(guest.root), Knowledge())
+    assert facts.default_kernel is not None and facts.default_kernel.kver == old
+
+
+def test_systemd_boot_without_default_or_saved_boots_first(tmp_path):
+    guest, old, new = systemd_boot_guest(tmp_path / "g", default="")
+    config = read_boot_config(System(guest.root))
+    assert config.loader == "systemd-boot" and config.default.version == new
+    guest.write("/boot/efi/loader/loader.conf", "default @saved\n")
+    config = read_boot_config(System(guest.root))
+    assert config.default.version == new and any("@saved" in n for n in config.notes)
+    guest.write("/boot/efi/loader/loader.conf", "default DEBIAN-6.1.0-50-AMD64.conf\n")  # ids compare case-folded
+    assert read_boot_config(System(guest.root)).default.version == old
+
+
+def bzimage(release_line: str) -> bytes:
+    """The first sectors of an x86 bzImage as the boot protocol lays them out (Documentation/arch/x86/
+    boot.rst): 0x55AA at 0x1FE, "HdrS" at 0x202, protocol 2.15 at 0x206, and at 0x20E the offset (from
+    0x200) of the version string; 0x38c0 is where Debian's 5.10.0-32-amd64 image keeps it."""
+    import struct
+
+    head = bytearray(0x4000)
+    head[0x1FE:0x200] = b"\x55\xaa"
+    head[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", head, 0x206, 0x020F)
+    struct.pack_into("<H", head, 0x20E, 0x38C0)
+    text = release_line.encode() + b"\0"
+    head[0x38C0 + 0x200:0x38C0 + 0x200 + len(text)] = text
+    return bytes(head)
+
+
+def test_kernel_found_by_image_version_not_file_name(tmp_path):
+    """/boot/vmlinuz-linux (Arch's naming) is the kernel whose release its header names, not a
+    phantom kernel "linux" without modules that is then judged DRIVER_MISSING."""
+    from imsprep.facts.kernels import find_kernels, image_version
+
+    guest = FakeGuest(tmp_path / "g")
+    guest.os_release("debian-pkg_debian-12")
+    kver = guest.kernel(DEB12, kver="6.1.0-50-amd64")
+    import os
+
+    os.remove(guest.path("/boot/vmlinuz-" + kver))
+    guest.write("/boot/vmlinuz-linux", bzimage(kver + " (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC "
+                                               "Debian 6.1.176-1 (2025-06-26)"))
+    system = System(guest.root)
+    assert image_version(system, "/boot/vmlinuz-linux") == kver
+    assert image_version(system, "/boot/config-" + kver) is None  # not an image: no header, no version
+    kernels = find_kernels(system)
+    assert [(k.kver, k.image, k.modules_dir) for k in kernels] == [(kver, "/boot/vmlinuz-linux", "/lib/modules/" + kver)]
+    report, _ = check_json(guest.root)
+    assert [k["version"] for k in report["kernels"]] == [kver]
+    assert not any(f["code"] == "DRIVER_MISSING" for f in report["findings"]), report["findings"]
+
+
+def test_kernel_found_by_pkgbase_when_image_says_nothing(tmp_path):
+    """An image without a readable header (not x86) is matched through Arch's <modules dir>/pkgbase;
+    a file-name suffix that is no release ("linux-lts") never becomes a kernel."""
+    from imsprep.facts.kernels import find_kernels
+
+    guest = FakeGuest(tmp_path / "g")
+    guest.os_release("debian-pkg_debian-12")
+    kver = guest.kernel(DEB12, kver="6.1.0-50-amd64")
+    import os
+
+    os.rename(guest.path("/boot/vmlinuz-" + kver), guest.path("/boot/vmlinuz-linux"))
+    guest.write("/lib/modules/%s/pkgbase" % kver, "linux\n")
+    guest.write("/boot/vmlinuz-linux-lts", b"\0" * 16)
+    kernels = find_kernels(System(guest.root))
+    assert [(k.kver, k.image) for k in kernels] == [(kver, "/boot/vmlinuz-linux")]

@@ -232,3 +232,98 @@ def test_dracut_dropin_leaves_out_what_the_guest_adds(tmp_path):
     guest.write("/etc/dracut.conf.d/10-kvm.conf", 'force_drivers+=" virtio-blk virtio_net "\n')
     assert _plan_generator_config(gather(System(guest.root), Knowledge()), "dracut",
                                   ["virtio_blk", "virtio_net", "xen_blkfront", "xen_netfront"]) is None
+
+
+def xe_guest(root):
+    """A ready Debian guest with the XenServer agent installed (dpkg status and its daemon)."""
+    guest, kver = debian_guest(root)
+    guest.dpkg([("initramfs-tools", "0.142+deb12u1"), ("linux-image-6.1.0-50-amd64", "6.1.176-1"),
+                ("xe-guest-utilities", "7.20.2-0ubuntu1")])
+    guest.executable("/usr/sbin/xe-daemon")
+    return guest
+
+
+def test_fix_plans_no_suite_removal_check_did_not_report(tmp_path):
+    """pv_suites.json: xe-guest-utilities blocks KVM only. check --target xen reports nothing, so fix
+    --target xen must plan nothing; for KVM check reports PV_SUITE_BLOCKS and fix answers it."""
+    guest = xe_guest(tmp_path / "g")
+    report, rc = check_json(guest.root, "--target", "xen")
+    assert rc == 0 and [f["code"] for f in report["findings"] if f["code"].startswith("PV_")] == []
+    _, _, plan = plan_for(guest.root, targets=("xen",))
+    assert [a.kind for a in plan.actions] == []
+    assert any("Citrix/XenServer guest utilities is left alone" in n for n in plan.notes)
+    proc = run_imsprep("fix", "--root", guest.root, "--target", "xen", "--dry-run")
+    assert b"dpkg --purge" not in proc.stdout + proc.stderr and proc.returncode == 0
+    report, rc = check_json(guest.root, "--target", "kvm")
+    assert rc == 1 and [f["code"] for f in report["findings"] if f["blocking"]] == ["PV_SUITE_BLOCKS"]
+    _, _, plan = plan_for(guest.root, targets=("kvm",))
+    assert [(a.kind, a.findings) for a in plan.actions] == [("remove-suite", ["PV_SUITE_BLOCKS"])]
+    assert "dpkg --purge xe-guest-utilities" in plan.actions[0].summary()
+    proc = run_imsprep("fix", "--root", guest.root, "--target", "kvm", "--dry-run", "--format", "json")
+    result = json.loads(proc.stdout)
+    assert [a["findings"] for a in result["plan"]["actions"]] == [["PV_SUITE_BLOCKS"]]
+    assert b"answers: PV_SUITE_BLOCKS" in proc.stderr
+
+
+def test_every_planned_action_names_its_findings(tmp_path):
+    """A guest that needs several kinds of change: each action names codes check reported."""
+    guest, kver = debian_guest(tmp_path / "g", modules=[])
+    guest.write("/etc/modprobe.d/pv.conf", "blacklist xen_blkfront\n")
+    guest.write("/etc/fstab", "/dev/xvda1 / ext4 defaults 0 1\n")
+    system, facts, plan = plan_for(guest.root)
+    reported = {f.code for f in assess(facts, ["kvm", "xen"]).findings}
+    assert len(plan.actions) >= 3
+    for action in plan.actions:
+        assert action.findings and set(action.findings) <= reported, (action.summary(), action.findings, reported)
+    kinds = {a.kind: a.findings for a in plan.actions}
+    assert "MODPROBE_BLOCKS_DRIVER" in kinds["edit-file"] or any(
+        a.findings == ["MODPROBE_BLOCKS_DRIVER"] for a in plan.actions)
+    assert any(c.startswith("DRIVER_NOT_IN_INITRAMFS") for c in kinds["rebuild-initramfs"])
+
+
+def dracut_guest(root):
+    guest, kver = debian_guest(root, modules=["ext4"])
+    guest.executable("/usr/bin/dracut")
+    guest.dpkg([("dracut", "059-4"), ("linux-image-6.1.0-50-amd64", "6.1.176-1")])
+    os.remove(guest.path("/usr/sbin/mkinitramfs"))
+    os.remove(guest.path("/usr/sbin/update-initramfs"))
+    guest.write("/etc/dracut.conf.d/01-hostonly.conf", 'hostonly="yes"\n')
+    return guest
+
+
+def test_remedy_names_the_file_fix_writes(tmp_path):
+    """The remedies (missing from the initramfs, not persistent) tell the user to edit the very file
+    fix creates; they once said /etc/dracut.conf.d/imsprep.conf while fix wrote 90-imsprep.conf."""
+    import re
+
+    guest = dracut_guest(tmp_path / "g")
+    report, rc = check_json(guest.root)
+    remedies = {f["code"]: f["remediation"] for f in report["findings"]}
+    assert rc == 1 and {"DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT"} <= set(remedies), remedies
+    _, _, plan = plan_for(guest.root)
+    written = [a.path for a in plan.actions if a.kind == "edit-file" and a.path.startswith("/etc/dracut.conf.d/")]
+    assert written == ["/etc/dracut.conf.d/90-imsprep.conf"]
+    for code in ("DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT"):
+        assert re.findall(r"/etc/dracut\.conf\.d/[\w.-]+", remedies[code]) == written, remedies[code]
+    # initramfs-tools: the same for the modules file (MODULES=dep makes persistence a finding)
+    guest, _ = debian_guest(tmp_path / "d", modules=["ext4"])
+    guest.write("/etc/initramfs-tools/initramfs.conf", "MODULES=dep\n")
+    report, _ = check_json(guest.root)
+    _, _, plan = plan_for(guest.root)
+    written = [a.path for a in plan.actions if a.kind == "edit-file"]
+    assert written == ["/etc/initramfs-tools/modules"]
+    texts = [f["remediation"] for f in report["findings"] if f["code"] in ("DRIVER_NOT_IN_INITRAMFS", "DRIVERS_NOT_PERSISTENT")]
+    assert len(texts) >= 2 and all(re.findall(r"/etc/initramfs-tools/[\w.-]+", t) == written for t in texts), texts
+
+
+def test_fix_changes_no_network_setting_check_did_not_report(tmp_path):
+    """[Match] Name=enX0 finds the NIC on XEN and none on KVM: NET_NAME_BOUND for KVM only. fix
+    --target xen leaves the file alone (as it does a PV suite that harms only KVM)."""
+    from test_network import NETWORKD_XEN, guest_with
+
+    guest = guest_with(tmp_path, {"/etc/systemd/network/50-enX0.network": NETWORKD_XEN})
+    _, facts, plan = plan_for(guest.root, targets=("xen",))
+    assert [f.code for f in assess(facts, ["xen"]).findings if f.code.startswith("NET_")] == []
+    assert plan.actions == [] and plan.problems == []
+    _, _, plan = plan_for(guest.root, targets=("kvm",))
+    assert [(a.path, a.findings) for a in plan.actions] == [("/etc/systemd/network/50-enX0.network", ["NET_NAME_BOUND"])]

@@ -29,3 +29,12 @@ def test_vermin_says_python_36():
     proc = subprocess.run([_tool("vermin"), "--no-tips", "--violations", "-t=3.6-", "--eval-annotations", "imsprep"],
                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def test_mypy_clean():
+    """The type hints are checked, not only written: mypy (config in pyproject.toml) finds nothing."""
+    _tool("mypy")  # skips in the runtime-only environments, like ruff and vermin
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", os.devnull, "imsprep"], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.decode() + proc.stderr.decode()
+    assert proc.returncode == 0 and "Success: no issues found" in out, out

@@ -14,6 +14,7 @@ from .distro_info import DistroInfo, read_distro
 from .generator import GeneratorInfo, read_generator
 from .initramfs import InitramfsReader, Listing, parse_lister_output
 from .kernels import Kernel, find_kernels, orphan_module_dirs, running_kernel
+from .kmod import normalize
 from .listing_cache import ListingCache
 from .network import NetIssue, read_network
 from .platform import PlatformInfo, read_platform
@@ -86,6 +87,9 @@ def kernel_for_entry(kernels: List[Kernel], entry_kernel: Optional[str]) -> Opti
             return kernel
     for kernel in kernels:  # /boot/vmlinuz-<kver> under another prefix
         if base.endswith("-" + kernel.kver):
+            return kernel
+    for kernel in kernels:  # systemd-boot's copy on the ESP: /<entry token>/<kver>/linux
+        if "/" + kernel.kver + "/" in entry_kernel:
             return kernel
     return None
 
@@ -161,7 +165,7 @@ def list_with_tool(facts: Facts, fact: InitramfsFact) -> Optional[Listing]:
         if system.live and system.which(tool):
             result = system.run([tool, fact.path], in_guest=True, timeout=300)
         elif host_path is not None and system.host_which(tool):
-            result = system.run([system.host_which(tool), host_path], in_guest=False, timeout=300)
+            result = system.run([system.host_which(tool) or tool, host_path], in_guest=False, timeout=300)
         else:
             continue
         if result.ok and result.stdout.strip():
@@ -199,6 +203,10 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     facts.running = running_kernel(system)
     facts.kernels = find_kernels(system, facts.running)
     facts.orphan_module_dirs = orphan_module_dirs(system, facts.kernels)
+    drivers = [normalize(name) for target in ("kvm", "xen") for spec in knowledge.target_drivers(target)
+               for name in [spec["name"]] + list(spec.get("legacy", []))]
+    for kernel in facts.kernels:
+        kernel.resolve(drivers)  # the rules ask for these: they read the answers, not the guest
     facts.boot = read_boot_config(system)
     if facts.boot.default is not None:
         facts.default_kernel = kernel_for_entry(facts.kernels, facts.boot.default.kernel_path or facts.boot.default.kernel)

@@ -2,10 +2,12 @@
 
 Supported: GRUB 2 ``grub.cfg`` (menuentry/submenu, ``set default``, ``grubenv`` saved_entry,
 ``blscfg``), Boot Loader Spec entries (``/boot/loader/entries/*.conf``, RHEL 8+, Fedora),
-legacy GRUB ``menu.lst``/``grub.conf`` and extlinux/syslinux. Paths in these files are relative to
-the partition that holds them: ``/vmlinuz-x`` means ``/boot/vmlinuz-x`` when /boot is separate.
+systemd-boot (``loader/loader.conf`` and entries on the ESP: /boot/efi, /efi or /boot), legacy GRUB
+``menu.lst``/``grub.conf`` and extlinux/syslinux. Paths in these files are relative to the partition
+that holds them: ``/vmlinuz-x`` means ``/boot/vmlinuz-x`` when /boot is separate.
 """
 
+import fnmatch
 import re
 import shlex
 from typing import Dict, List, Optional, Tuple
@@ -19,6 +21,7 @@ LEGACY_CFGS = ["/boot/grub/menu.lst", "/boot/grub/grub.conf", "/etc/grub.conf"]
 EXTLINUX_CFGS = ["/boot/extlinux/extlinux.conf", "/boot/syslinux/extlinux.conf", "/extlinux.conf",
                  "/boot/syslinux/syslinux.cfg", "/syslinux/syslinux.cfg", "/syslinux.cfg"]
 GRUBENV = ["/boot/grub2/grubenv", "/boot/grub/grubenv"]
+ESP_ROOTS = ["/boot/efi", "/efi", "/boot"]  # where systemd-boot's partition (ESP or XBOOTLDR) is mounted
 
 
 class BootEntry:
@@ -34,6 +37,7 @@ class BootEntry:
         self.line = line
         self.path = ""  # grub's ">"-separated index path, e.g. "1>2"
         self.version: Optional[str] = None
+        self.sort_key: Optional[str] = None  # Boot Loader Specification sort-key
 
     def to_dict(self) -> Dict[str, object]:
         return {"title": self.title, "id": self.id, "kernel": self.kernel_path or self.kernel,
@@ -118,7 +122,7 @@ def parse_grub2(text: str, source: str) -> Tuple[List[BootEntry], List[str], boo
             title = words[1] if len(words) > 1 else ""
             if stack:
                 parent_kind, parent, count = stack[-1]
-                index_path = "%s>%d" % (stack[-1][1].path if stack[-1][1] else "", count)  # type: ignore[union-attr]
+                index_path = "%s>%d" % (stack[-1][1].path if stack[-1][1] else "", count)
                 stack[-1] = (parent_kind, parent, count + 1)
             else:
                 index_path = str(top_count)
@@ -152,9 +156,9 @@ def _expand(value: str, grubenv: Dict[str, str]) -> str:
     return re.sub(r"\$\{?(\w+)\}?", lambda m: grubenv.get(m.group(1), ""), value).strip()
 
 
-def parse_bls(system: System, grubenv: Dict[str, str]) -> List[BootEntry]:
+def parse_bls(system: System, grubenv: Dict[str, str], directory: str = "/boot/loader/entries") -> List[BootEntry]:
     entries = []
-    for path in system.glob("/boot/loader/entries/*.conf"):
+    for path in system.glob(directory + "/*.conf"):
         text = system.read_text(path) or ""
         entry = BootEntry("", path, 1)
         entry.id = path.rsplit("/", 1)[-1][: -len(".conf")]
@@ -171,6 +175,8 @@ def parse_bls(system: System, grubenv: Dict[str, str]) -> List[BootEntry]:
                 entry.initrds.extend(_expand(value, grubenv).split())
             elif key == "options":
                 entry.cmdline = _expand(value, grubenv)
+            elif key == "sort-key":
+                entry.sort_key = value
         entries.append(entry)
     # grub's blscfg sorts newest version first
     entries.sort(key=lambda e: (version_key(e.version or e.id or ""), e.id or ""), reverse=True)
@@ -228,6 +234,60 @@ def parse_extlinux(text: str, source: str) -> Tuple[List[BootEntry], Optional[st
     return entries, default
 
 
+def _boot_counted(name: str) -> str:
+    """An entry's id without the boot counting suffix (``x+3-1.conf`` is entry ``x.conf``)."""
+    return re.sub(r"\+\d+(-\d+)?(?=\.conf$)", "", name)
+
+
+def read_systemd_boot(system: System, config: BootConfig) -> bool:
+    """systemd-boot: loader.conf's ``default`` (a glob over entry ids, loader.conf(5)) among the
+    entries of every mounted boot partition, sorted as the Boot Loader Specification says (by
+    sort-key, then version, newest first). Paths in an entry are relative to its partition."""
+    loader_conf = next((root + "/loader/loader.conf" for root in ESP_ROOTS
+                        if system.is_file(root + "/loader/loader.conf")), None)
+    if loader_conf is None:
+        return False
+    entries: List[BootEntry] = []
+    roots: Dict[str, str] = {}
+    for root in ESP_ROOTS:
+        for entry in parse_bls(system, {}, root + "/loader/entries"):
+            if entry.source not in roots:
+                roots[entry.source] = root
+                entries.append(entry)
+    spec: Optional[str] = None
+    for raw in (system.read_text(loader_conf) or "").splitlines():
+        key, _, value = raw.strip().partition(" ")
+        if key == "default" and value.strip():
+            spec = value.strip()
+    for entry in entries:
+        entry.id = _boot_counted(entry.source.rsplit("/", 1)[-1])[: -len(".conf")]
+        root = roots[entry.source]
+        entry.kernel_path = root + "/" + entry.kernel.lstrip("/") if entry.kernel else None
+        entry.initrd_paths = [root + "/" + p.lstrip("/") for p in entry.initrds]
+    with_key = sorted((e for e in entries if e.sort_key), key=lambda e: (version_key(e.version or ""), e.id), reverse=True)
+    with_key.sort(key=lambda e: e.sort_key or "")  # stable: version order kept within a sort-key
+    rest = sorted((e for e in entries if not e.sort_key), key=lambda e: version_key(e.id or ""), reverse=True)
+    entries = with_key + rest
+    for index, entry in enumerate(entries):
+        entry.path = str(index)
+    config.loader = "systemd-boot"
+    config.files.append(loader_conf)
+    config.entries = entries
+    config.default_spec = spec
+    if not entries:
+        return True
+    chosen = None
+    if spec and spec != "@saved":
+        chosen = next((e for e in entries if fnmatch.fnmatchcase((e.id or "").lower(), spec.lower())
+                       or fnmatch.fnmatchcase((e.id or "").lower() + ".conf", spec.lower())), None)
+        if chosen is None:
+            config.notes.append("default %r matches no entry; systemd-boot boots the first" % spec)
+    elif spec == "@saved":
+        config.notes.append("default is @saved (an EFI variable, not in the image): the first entry is judged")
+    config.default = chosen or entries[0]
+    return True
+
+
 def _select(entries: List[BootEntry], spec: Optional[str]) -> Optional[BootEntry]:
     if not entries:
         return None
@@ -278,6 +338,8 @@ def read_boot_config(system: System) -> BootConfig:
         if _select(entries, spec) is None:
             config.notes.append("default %r matches no entry; GRUB falls back to the first" % spec)
         break
+    if config.loader is None:
+        read_systemd_boot(system, config)
     if config.loader is None and system.glob("/boot/loader/entries/*.conf"):
         entries = parse_bls(system, grubenv)
         config.loader = "bls"
@@ -301,6 +363,8 @@ def read_boot_config(system: System) -> BootConfig:
                 if _use(config, "extlinux", path, entries, spec):
                     break
     for entry in config.entries:
+        if entry.kernel_path is not None:
+            continue  # resolved by its reader (systemd-boot: relative to the partition of the entry)
         separate_boot = False
         if entry.kernel:
             entry.kernel_path = resolve_boot_path(system, entry.kernel)

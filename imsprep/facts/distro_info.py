@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import distro
 
@@ -57,13 +57,13 @@ class _GuestDistribution(distro.LinuxDistribution):
     guest_debian_version = ""
 
     @property
-    def _debian_version(self) -> str:  # type: ignore[override]
+    def _debian_version(self) -> str:
         return self.guest_debian_version
 
 
 def _linux_distribution(os_release: str, release_file: str, debian_version: str) -> "distro.LinuxDistribution":
     params = inspect.signature(distro.LinuxDistribution.__init__).parameters
-    kwargs = {"include_lsb": False, "os_release_file": os_release, "distro_release_file": release_file}
+    kwargs: Dict[str, Any] = {"include_lsb": False, "os_release_file": os_release, "distro_release_file": release_file}
     for optional in ("include_uname", "include_oslevel"):
         if optional in params:
             kwargs[optional] = False

@@ -4,6 +4,7 @@ import re
 import shlex
 from typing import Dict, List, Optional
 
+from ..generators import ITOOLS_MODULES, SUSE_SYSCONFIG
 from ..knowledge import Knowledge
 from ..system import System
 from .distro_info import DistroInfo
@@ -106,9 +107,9 @@ def _read_initramfs_tools(system: System, info: GeneratorInfo) -> None:
         for key, _, value in parse_shell_assignments(text):
             info.settings[key] = value
     info.modules_policy = info.settings.get("MODULES", "most")
-    text = system.read_text("/etc/initramfs-tools/modules")
+    text = system.read_text(ITOOLS_MODULES)
     if text is not None:
-        info.config_files.append("/etc/initramfs-tools/modules")
+        info.config_files.append(ITOOLS_MODULES)
         for raw in text.splitlines():
             line = raw.split("#", 1)[0].strip()
             if line:
@@ -116,10 +117,10 @@ def _read_initramfs_tools(system: System, info: GeneratorInfo) -> None:
 
 
 def _read_suse_mkinitrd(system: System, info: GeneratorInfo) -> None:
-    text = system.read_text("/etc/sysconfig/kernel")
+    text = system.read_text(SUSE_SYSCONFIG)
     if text is None:
         return
-    info.config_files.append("/etc/sysconfig/kernel")
+    info.config_files.append(SUSE_SYSCONFIG)
     for key, _, value in parse_shell_assignments(text):
         info.settings[key] = value
     modules = info.settings.get("INITRD_MODULES", "")

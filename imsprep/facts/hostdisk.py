@@ -143,7 +143,7 @@ def holding_disk(system: System) -> Optional[HostDisk]:
         return None
     disk = disk_of(System("/"), source)
     if disk is not None:
-        system.disk = disk  # type: ignore[attr-defined]
+        system.disk = disk
     return disk
 
 

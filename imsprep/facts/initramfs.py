@@ -20,6 +20,7 @@ import zlib
 from typing import IO, Callable, Dict, List, Optional, Set, Tuple
 
 from ..errors import ParseError
+from ..system import System
 from .kmod import module_name_of_path
 
 CPIO_MAGICS = (b"070701", b"070702")
@@ -266,7 +267,7 @@ def _python_decompressor(kind: str) -> Optional[Callable[[], object]]:
         return bz2.BZ2Decompressor
     if kind == "zstd":
         try:
-            import zstandard  # type: ignore[import-not-found]
+            import zstandard
         except ImportError:
             return None
 
@@ -279,7 +280,7 @@ def _python_decompressor(kind: str) -> Optional[Callable[[], object]]:
         return make_zstd
     if kind == "lz4":
         try:
-            import lz4.block  # type: ignore[import-not-found]
+            import lz4.block
         except ImportError:
             return None
         return lambda: _Lz4Legacy(lz4.block.decompress)
@@ -341,7 +342,7 @@ class InitramfsReader:
         self.tmpdir = tmpdir
 
     @classmethod
-    def on(cls, system: object) -> "InitramfsReader":
+    def on(cls, system: "System") -> "InitramfsReader":
         """A reader whose external decompressors run through ``system`` (a System), on the host."""
         run = system.run
         return cls(run_host=lambda argv, stdout_file=None: run(argv, in_guest=False, stdout_file=stdout_file))
@@ -372,13 +373,14 @@ class InitramfsReader:
                 break
             listing.segments.append((offset, kind))
             try:
-                offset = self._read_segment(fh, offset, kind, listing)
+                following = self._read_segment(fh, offset, kind, listing)
             except ParseError as exc:
                 # a damaged segment means an incomplete listing: never report what is in it as absent
                 raise ParseError("segment %d (%s) at offset %d: %s (%d files read before)"
                                  % (len(listing.segments), kind, offset, exc, len(listing.files))) from None
-            if offset is None:
+            if following is None:
                 break
+            offset = following
         if not listing.files:
             raise ParseError("no files found in any archive")
         return listing

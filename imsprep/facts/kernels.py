@@ -3,6 +3,7 @@ even when the package database is unreadable), and each kernel's driver metadata
 
 import os
 import re
+import struct
 from typing import Dict, List, Optional, Set
 
 from ..errors import ParseError
@@ -12,6 +13,7 @@ from .kmod import ModulesDep, module_name_of_path, parse_kernel_config, parse_mo
 MODULE_ROOTS = ("/lib/modules", "/usr/lib/modules")
 IMAGE_PREFIXES = ("vmlinuz-", "vmlinux-", "kernel-", "Image-", "bzImage-", "zImage-")
 _VERSION_SPLIT = re.compile(r"(\d+|[A-Za-z]+)")
+HEADER_BYTES = 64 << 10  # the x86 setup header and the version string it points to lie in the first sectors
 
 
 def version_key(kver: str) -> List[object]:
@@ -38,6 +40,8 @@ class Kernel:
         self.scanned: Optional[Dict[str, str]] = None  # normalised name -> guest path, from a full scan
         self.system: Optional[System] = None
         self.running = False
+        self.paths: Dict[str, Optional[str]] = {}  # module_path's answers, gathered with the facts (resolve)
+        self.module_backups: List[str] = []  # tar files a PV driver (UVP) moved the native modules into
 
     @property
     def has_config(self) -> bool:
@@ -45,7 +49,18 @@ class Kernel:
 
     def module_path(self, name: str) -> Optional[str]:
         """The module's file: where modules.dep says, if it is there; otherwise found by scanning
-        the modules directory (modules.dep can be missing or stale)."""
+        the modules directory (modules.dep can be missing or stale). Asked once per name: the
+        rules read the answers ``resolve`` gathered, without touching the guest."""
+        if name not in self.paths:
+            self.paths[name] = self._find_module(name)
+        return self.paths[name]
+
+    def resolve(self, names: List[str]) -> None:
+        """Look up these modules now, while the facts are gathered."""
+        for name in names:
+            self.module_path(name)
+
+    def _find_module(self, name: str) -> Optional[str]:
         if self.system is None or not self.modules_dir:
             return None
         if self.dep is not None and name in self.dep.paths:
@@ -69,8 +84,26 @@ class Kernel:
         }
 
 
+def image_version(system: System, path: str) -> Optional[str]:
+    """The release an x86 kernel image says it is: the boot protocol header (``HdrS`` at 0x202,
+    protocol 2.00+) has at 0x20E the offset, from 0x200, of a NUL-terminated string that begins with
+    the release (Documentation/arch/x86/boot.rst, ``kernel_version``). None for other images."""
+    try:
+        head = system.read_bytes(path, HEADER_BYTES)
+    except (OSError, ValueError):
+        return None
+    if len(head) < 0x210 or head[0x202:0x206] != b"HdrS" or struct.unpack_from("<H", head, 0x206)[0] < 0x200:
+        return None
+    start = struct.unpack_from("<H", head, 0x20E)[0] + 0x200
+    text = head[start:start + 256].split(b"\0", 1)[0].decode("ascii", "replace").split()
+    release = text[0] if text else ""
+    return release if re.match(r"^\d+\.\d+[\w.+~-]*$", release) else None
+
+
 def find_kernels(system: System, running: Optional[str] = None) -> List[Kernel]:
-    """Every kernel with an image in /boot (or in its modules dir) or a modules dir with modules."""
+    """Every kernel with an image in /boot (or in its modules dir) or a modules dir with modules.
+    An image's release is the one written in it (x86 boot header); the file name's suffix only
+    when the image does not say (``/boot/vmlinuz-linux`` on Arch is 6.x, not a kernel "linux")."""
     kernels: Dict[str, Kernel] = {}
     for root in MODULE_ROOTS:
         for kver in system.listdir(root):
@@ -80,13 +113,23 @@ def find_kernels(system: System, running: Optional[str] = None) -> List[Kernel]:
             kernel = kernels.setdefault(kver, Kernel(kver))
             if kernel.modules_dir is None:
                 kernel.modules_dir = directory
-    for name in system.listdir("/boot"):
+    # Arch names a kernel's files after its package (vmlinuz-linux-lts), written in <modules dir>/pkgbase
+    pkgbase = {(system.read_text(k.modules_dir + "/pkgbase") or "").strip(): k.kver
+               for k in kernels.values() if k.modules_dir and system.is_file(k.modules_dir + "/pkgbase")}
+    for name in sorted(system.listdir("/boot")):
         for prefix in IMAGE_PREFIXES:
             if name.startswith(prefix) and not name.endswith((".hmac", ".sig", ".old", ".bak")):
-                kver = name[len(prefix):]
-                if kver and (kver in kernels or system.is_file("/boot/" + name)):
+                path = "/boot/" + name
+                suffix = name[len(prefix):]
+                release = (image_version(system, path) if system.is_file(path) else None) or pkgbase.get(suffix)
+                release = release or (suffix if suffix[:1].isdigit() else None)  # "linux" is no release
+                if release is None:
+                    continue
+                kver = release
+                if (kver in kernels or system.is_file(path)):
                     kernel = kernels.setdefault(kver, Kernel(kver))
-                    kernel.image = kernel.image or "/boot/" + name
+                    if kernel.image is None or (suffix == kver and not kernel.image.endswith("-" + kver)):
+                        kernel.image = path  # vmlinuz-<kver> rather than another image of that release (a rescue copy)
     for kernel in kernels.values():
         if kernel.image is None and kernel.modules_dir and system.is_file(kernel.modules_dir + "/vmlinuz"):
             kernel.image = kernel.modules_dir + "/vmlinuz"
@@ -127,6 +170,7 @@ def load_metadata(system: System, kernel: Kernel) -> None:
             kernel.dep_error = str(exc)
     else:
         kernel.dep_error = "missing (depmod never ran for this kernel)"
+    kernel.module_backups = system.glob(kernel.modules_dir + "/uvp_mods_backup.tar")
     kernel.system = system
 
 

@@ -7,7 +7,7 @@ import fnmatch
 import itertools
 import logging
 import re
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ..knowledge import Knowledge
 from ..system import System
@@ -72,7 +72,7 @@ def read_packages(system: System, package_db: Optional[str]) -> Packages:
 
 
 class SuiteFinding:
-    def __init__(self, suite: Dict[str, object]):
+    def __init__(self, suite: Dict[str, Any]):
         self.suite = suite
         self.evidence: List[str] = []
         self.packages: List[str] = []

@@ -4,7 +4,7 @@ run, and apply itself while writing to the journal first (write-ahead) so it can
 import difflib
 import os
 import re
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Set, Union
 
 from ..facts.initramfs import InitramfsReader
 from ..facts.kernels import Kernel
@@ -33,6 +33,7 @@ ApplyResult = Union[str, Applied]  # a plain message: done the way the plan says
 
 class Action:
     kind = "action"
+    findings: List[str] = []  # the codes of the check findings this action answers (set by the planner)
 
     def summary(self) -> str:
         raise NotImplementedError
@@ -44,7 +45,7 @@ class Action:
         raise NotImplementedError
 
     def to_dict(self) -> Dict[str, object]:
-        return {"kind": self.kind, "summary": self.summary(), "diff": self.diff()}
+        return {"kind": self.kind, "summary": self.summary(), "diff": self.diff(), "findings": list(self.findings)}
 
 
 def unified_diff(path: str, old: Optional[str], new: str) -> str:
@@ -293,7 +294,7 @@ class RemoveSuite(Action):
         touch is backed up first (all of /etc, the suite's files, module metadata), and the files
         it creates are journaled afterwards, so rollback can restore the tree exactly."""
         assert self.uninstaller is not None
-        watched = set()
+        watched: Set[str] = set()
         for path in list(self.files) + [self.uninstaller]:
             if system.is_dir(path):
                 watched.update(system.walk_files(path))

@@ -15,7 +15,7 @@ import json
 import os
 import stat as stat_mod
 import time
-from typing import Dict, Iterator, List, Optional
+from typing import IO, Any, Dict, Iterator, List, Optional
 
 from ..errors import UserError
 from ..system import System
@@ -60,7 +60,7 @@ class Lock:
     def __init__(self, system: System, command: str):
         self.system = system
         self.command = command
-        self.fh = None
+        self.fh: Optional[IO[str]] = None
 
     def __enter__(self) -> "Lock":
         # the lock needs only its own path; the journal checks the rest before a run writes there
@@ -156,7 +156,7 @@ class Journal:
     def record_after(self, paths: List[str]) -> None:
         """What each path looks like now that imsprep is done with it (see the module doc)."""
         for path in sorted(set(paths), key=paths.index):
-            entry: Dict[str, object] = {"op": "after", "path": path}
+            entry: Dict[str, Any] = {"op": "after", "path": path}
             entry.update(file_state(self.system, path))
             if entry.get("kind") == "file" and int(entry.get("size") or 0) <= AFTER_COPY_MAX:
                 copy = self.after_dir + path
@@ -168,7 +168,7 @@ class Journal:
             self.append(entry)
 
     # ------------------------------------------------------------------ reading
-    def entries(self) -> Iterator[Dict[str, object]]:
+    def entries(self) -> Iterator[Dict[str, Any]]:  # parsed JSON lines
         """Every entry, streamed: imsprep's own journal is read whole, whatever max_read_bytes says
         (a big run journals thousands of files), but line by line and never from a FIFO or device."""
         try:

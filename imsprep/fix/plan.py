@@ -2,25 +2,26 @@
 to rebuild — and only those. The order follows the reference procedure: PV suites first, then
 driver configuration, then rebuilds."""
 
+import copy
 import os
 import re
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .. import __version__
 from ..facts import Facts
 from ..facts.generator import parse_shell_assignments
 from ..facts.kernels import Kernel
 from ..facts.kmod import normalize
+from ..generators import DRACUT_DROPIN, ITOOLS_MODULES, SUSE_SYSCONFIG
 from ..report import render_template
 from ..rules import Assessment
 from ..rules.drivers import MODULE
+from ..rules.findings import Finding
+from ..rules.system_rules import DEVICE_BREAKS
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
 from .stable_names import plan_devices, plan_network
 
-DRACUT_DROPIN = "/etc/dracut.conf.d/90-imsprep.conf"
-ITOOLS_MODULES = "/etc/initramfs-tools/modules"
 ITOOLS_BLOCK = re.compile(r"^# BEGIN imsprep.*?^# END imsprep\n?", re.M | re.S)
-SUSE_SYSCONFIG = "/etc/sysconfig/kernel"
 MIN_IMAGE_ESTIMATE = 32 << 20
 
 
@@ -56,14 +57,53 @@ def driver_modules(facts: Facts, assessment: Assessment) -> List[str]:
     return names
 
 
+# the finding codes each kind of action answers (every action names those check reported)
+REBUILD_CODES = ("INITRAMFS_MISSING", "INITRAMFS_UNREADABLE", "INITRAMFS_WRONG_KERNEL", "DRIVER_NOT_IN_INITRAMFS",
+                 "NIC_DRIVER_NOT_IN_INITRAMFS", "DRIVER_DEPS_UNKNOWN", "NIC_DRIVER_DEPS_UNKNOWN", "GENERATOR_OMITS_DRIVER")
+DEPMOD_CODES = ("MODULES_DEP_MISSING", "DRIVER_DEPS_UNKNOWN", "NIC_DRIVER_DEPS_UNKNOWN")
+SUITE_CODES = ("PV_SUITE_BLOCKS", "PV_SUITE_PRESENT")
+
+
+def _codes(findings: List[Finding], wanted: Iterable[str], kernel: Optional[str] = None) -> List[str]:
+    codes = set(wanted)
+    return sorted({f.code for f in findings if f.code in codes and (kernel is None or f.kernel == kernel)})
+
+
+def _answer(actions: List[Action], findings: List[Finding], family: Callable[[str], bool]) -> None:
+    """Name on each action the reported findings it answers: those about the file it changes, else
+    every reported finding of its family."""
+    for action in actions:
+        if action.findings:
+            continue
+        path = getattr(action, "path", None)
+        codes = sorted({f.code for f in findings if family(f.code) and path is not None and f.file == path})
+        action.findings = codes or sorted({f.code for f in findings if family(f.code)})
+
+
+def _for_targets(facts: Facts, targets: List[str]) -> Facts:
+    """The device names and network settings that break a requested target: check reports no
+    others for these targets, so fix changes no others (a /dev/xvda or Name=enX0 is fine on XEN)."""
+    wanted = set(targets)
+    scoped = copy.copy(facts)
+    scoped.device_refs = [r for r in facts.device_refs if wanted & set(DEVICE_BREAKS[r.kind][0])]
+    scoped.network = [i for i in facts.network if wanted & set(i.targets)]
+    return scoped
+
+
 def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[List[str]] = None) -> Plan:
     plan = Plan()
     system = facts.system
-    _plan_suites(facts, plan, ignore_suites or [])
+    reported = assessment.findings
+    _plan_suites(facts, assessment, plan, ignore_suites or [])
     _plan_modprobe(facts, assessment, plan)
     network: List[Action] = []
-    kernel_args = plan_network(facts, network, plan.problems)
-    plan_devices(facts, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    scoped = _for_targets(facts, assessment.targets)
+    kernel_args = plan_network(scoped, network, plan.problems)
+    _answer(network, reported, lambda code: code.startswith("NET_"))
+    first = len(plan.actions)
+    plan_devices(scoped, plan.actions, plan.problems, kernel_args)  # with the kernel arguments the network needs
+    _answer(plan.actions[first:], reported,
+            lambda code: code == "DEVICE_NAME_UNSTABLE" or (bool(kernel_args) and code == "NET_NAME_BOUND"))
     plan.actions += network
     modules = driver_modules(facts, assessment)
     generator = facts.generator.active
@@ -79,16 +119,20 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
             continue
         if kernel.dep is None and kernel.modules_dir:
             rebuilds.append(RunDepmod(kernel))
+            rebuilds[-1].findings = _codes(reported, DEPMOD_CODES, kernel.kver)
         rebuilds.append(_rebuild_action(facts, assessment, kernel, generator, modules, reasons))
+        rebuilds[-1].findings = _codes(reported, REBUILD_CODES, kernel.kver)
     if unbuildable:
         plan.problems.append("no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed, so the initramfs of "
                              "%s cannot be built: install one (dracut on RHEL/SUSE, initramfs-tools on Debian/Ubuntu) and run "
                              "imsprep fix again" % ", ".join(unbuildable))
-    not_persistent = any(f.code == "DRIVERS_NOT_PERSISTENT" for f in assessment.findings)
+    not_persistent = any(f.code == "DRIVERS_NOT_PERSISTENT" for f in reported)
     if modules and generator is not None and (rebuilds or not_persistent):
         # the drivers go into the generator's configuration too, so kernel updates keep them
         action = _plan_generator_config(facts, generator, modules)
         if action is not None:
+            action.findings = sorted(set(_codes(reported, ("DRIVERS_NOT_PERSISTENT",))
+                                         + [c for r in rebuilds for c in r.findings]))
             plan.actions.append(action)
     plan.actions += rebuilds
     if not system.live and generator == "initramfs-tools" and facts.generator.modules_policy == "dep" and plan.rebuilds:
@@ -232,7 +276,7 @@ def _itools_confdir(facts: Facts, confdir: str) -> Action:
         def summary(self) -> str:
             return "prepare %s (MODULES=most)" % confdir
 
-        def apply(self, system, journal, progress) -> str:  # type: ignore[no-untyped-def]
+        def apply(self, system, journal, progress) -> str:
             system.makedirs(confdir + "/conf.d")
             for name in ("initramfs.conf", "modules"):
                 text = system.read_text("/etc/initramfs-tools/" + name) or ""
@@ -252,15 +296,21 @@ def _default_image(facts: Facts, kernel: Kernel, generator: str) -> str:
     return pattern.format(kver=kernel.kver)
 
 
-def _plan_suites(facts: Facts, plan: Plan, ignore: List[str]) -> None:
+def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[str]) -> None:
+    """Only the suites check reported for the requested targets (a XenServer agent harms KVM, not XEN)."""
+    reported = {f.subject: f.code for f in assessment.findings if f.code in SUITE_CODES and f.subject}
     for found in facts.suites:
         suite = found.suite
         if found.id in ignore:
             plan.notes.append("%s is left alone (ignore_suites in imsprep.conf)" % suite["name"])
             continue
-        order = suite.get("uninstall", {}).get("package_order", [])  # type: ignore[union-attr]
-        packages = []
-        for pattern in list(order) + list(suite.get("packages", [])):  # type: ignore[arg-type]
+        if found.id not in reported:
+            plan.notes.append("%s is left alone: it does not affect %s" % (
+                suite["name"], " or ".join(t.upper() for t in assessment.targets)))
+            continue
+        order = suite.get("uninstall", {}).get("package_order", [])
+        packages: List[Tuple[str, str]] = []
+        for pattern in list(order) + list(suite.get("packages", [])):
             for name in facts.packages.match(pattern):
                 if name not in [p[0] for p in packages]:
                     packages.append((name, facts.packages.versions[name]))
@@ -279,7 +329,9 @@ def _plan_suites(facts: Facts, plan: Plan, ignore: List[str]) -> None:
             plan.problems.append("%s was found (%s) but neither an uninstaller nor a package: remove it by hand"
                                  % (suite["name"], "; ".join(found.evidence[:3])))
             continue
-        plan.actions.append(RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files))
+        action = RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files)
+        action.findings = [reported[found.id]]
+        plan.actions.append(action)
 
 
 def system_conffiles(facts: Facts, package: str) -> List[str]:
@@ -299,4 +351,6 @@ def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:
         out = []
         for number, line in enumerate(old.splitlines(True), 1):
             out.append("# imsprep: disabled, blocks a native XEN/KVM driver: " + line if number in lines else line)
-        plan.actions.append(EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled"))
+        action = EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled")
+        action.findings = ["MODPROBE_BLOCKS_DRIVER"]
+        plan.actions.append(action)

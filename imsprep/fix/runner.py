@@ -4,7 +4,7 @@ import difflib
 import os
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 from ..errors import UserError
 from ..heartbeat import heartbeat
@@ -313,11 +313,11 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
     return result
 
 
-def _reinstall(system: System, entry: Dict[str, object], progress: Progress) -> List[str]:
+def _reinstall(system: System, entry: Dict[str, Any], progress: Progress) -> List[str]:
     saved = entry.get("saved") or {}
     packages = entry.get("packages") or []
-    files = [saved[name] for name, _ in packages if name in saved]  # type: ignore[index,union-attr]
-    missing = ["%s=%s" % (name, version) for name, version in packages if name not in saved]  # type: ignore[union-attr]
+    files = [saved[name] for name, _ in packages if name in saved]
+    missing = ["%s=%s" % (name, version) for name, version in packages if name not in saved]
     done = []
     if files:
         argv = ["dpkg", "-i"] + files if entry.get("db") == "dpkg" else ["rpm", "-i", "--replacepkgs"] + files

@@ -242,7 +242,7 @@ def _interfaces_dhcp(text: str, interfaces: List[str], rename: Optional[Dict[str
             in_static = False
         original = words[1] if len(words) >= 2 else ""
         if names is not None and words and not words[0].startswith("#"):
-            line = names.sub(lambda m: rename[m.group(1)], line)  # type: ignore[index]
+            line = names.sub(lambda m: rename[m.group(1)], line)
             words = line.split()
         if len(words) >= 4 and words[0] == "iface" and (original in interfaces or re.split(r"[.:]", original)[0] in rename) \
                 and words[2:4] == ["inet", "static"]:
@@ -423,17 +423,17 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
                 actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC"))
         elif fmt == "interfaces":
             static = [i.interface for i in items if i.kind == "static" and i.interface]
-            bound = {i.interface: rename[i.interface] for i in items if i.kind == "name-bound" and i.interface in rename}
+            renamed = {i.interface: rename[i.interface] for i in items if i.kind == "name-bound" and i.interface in rename}
             unplaced = [i for i in items if i.kind == "name-bound" and i.interface not in rename]
             for item in unplaced:
                 problems.append("%s:%s: bound to %s and there is no boot configuration to add %s to: configure the NIC "
                                 "by hand" % (path, item.line, item.interface, IFNAMES_OFF))
-            new = _interfaces_dhcp(old, static, bound)
-            if bound:
+            new = _interfaces_dhcp(old, static, renamed)
+            if renamed:
                 kernel_args = [IFNAMES_OFF]
             if new != old:
                 why = "the NIC uses DHCP" + ("; %s becomes %s (%s on the kernel command line)" % (
-                    ", ".join(sorted(bound)), ", ".join(bound[n] for n in sorted(bound)), IFNAMES_OFF) if bound else "")
+                    ", ".join(sorted(renamed)), ", ".join(renamed[n] for n in sorted(renamed)), IFNAMES_OFF) if renamed else "")
                 actions.append(EditFile(path, old, new, why))
         elif fmt == "networkd" and kinds & {"name-bound", "mac-pinned"}:
             actions.append(EditFile(path, old, _networkd_any_wired(old), "match every wired NIC (Name=%s), "

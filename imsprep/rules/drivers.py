@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 from ..facts import Facts, InitramfsFact
 from ..facts.kernels import Kernel
 from ..facts.kmod import first_symbol, normalize
+from ..generators import persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 BUILTIN = "builtin"
@@ -177,13 +178,13 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
                 rebuild_remedy(facts, kernel, missing_all), kernel=kernel.kver, file=fact.path))
     unknown = [d for d in needing if not d.deps_known]
     for critical, code, severity in ((True, "DRIVER_DEPS_UNKNOWN", ERROR), (False, "NIC_DRIVER_DEPS_UNKNOWN", WARNING)):
-        group = [d.name for d in unknown if d.critical is critical]
-        if group:
+        names = [d.name for d in unknown if d.critical is critical]
+        if names:
             result.findings.append(Finding(
                 code, severity, [target],
                 "kernel %s: the dependencies of %s cannot be known (modules.dep %s), so whether initramfs %s holds "
                 "everything they need is unknown; unknown is not ready"
-                % (kernel.kver, ", ".join(group), kernel.dep_error or "is missing", fact.path),
+                % (kernel.kver, ", ".join(names), kernel.dep_error or "is missing", fact.path),
                 "run depmod -a %s, then rebuild the initramfs (%s); `imsprep fix` does both"
                 % (kernel.kver, rebuild_command(facts, kernel)), kernel=kernel.kver, file=fact.path))
     omitted = [m for d in needing for m in d.needed if m in facts.generator.omitted_modules]
@@ -195,7 +196,7 @@ def _check_initramfs(facts: Facts, result: KernelTarget, fact: Optional[Initramf
 
 
 def _missing_remedy(facts: Facts, kernel: Kernel, name: str) -> str:
-    backups = facts.system.glob((kernel.modules_dir or "/lib/modules/" + kernel.kver) + "/uvp_mods_backup.tar")
+    backups = kernel.module_backups
     if backups:
         return ("the UVP PV driver moved the native modules into %s: uninstall UVP VMTools "
                 "(/etc/.uvp-monitor/uninstall), which restores them" % backups[0])
@@ -220,13 +221,8 @@ def rebuild_command(facts: Facts, kernel: Kernel) -> str:
 
 def rebuild_remedy(facts: Facts, kernel: Kernel, modules: List[str]) -> str:
     generator = facts.generator.active
-    listed = " ".join(modules)
-    if generator == "dracut":
-        config = 'add add_drivers+=" %s " to /etc/dracut.conf.d/imsprep.conf' % listed
-    elif generator == "initramfs-tools":
-        config = "add %s to /etc/initramfs-tools/modules (one per line)" % (listed or "the modules")
-    elif generator == "suse-mkinitrd":
-        config = 'add %s to INITRD_MODULES in /etc/sysconfig/kernel' % listed
+    if generator in ("dracut", "initramfs-tools", "suse-mkinitrd"):
+        config = persist_remedy(generator, modules)
     else:
         return ("no initramfs generator (dracut, initramfs-tools, mkinitrd) is installed: install one, "
                 "then build the initramfs of %s" % kernel.kver)

@@ -12,7 +12,7 @@ TARGETS = ("kvm", "xen")
 class Finding:
     def __init__(self, code: str, severity: str, targets: List[str], message: str,
                  remediation: str = "", kernel: Optional[str] = None, file: Optional[str] = None,
-                 line: Optional[int] = None, blocking: Optional[bool] = None):
+                 line: Optional[int] = None, blocking: Optional[bool] = None, subject: Optional[str] = None):
         self.code = code
         self.severity = severity
         self.targets = list(targets)
@@ -21,6 +21,7 @@ class Finding:
         self.kernel = kernel
         self.file = file
         self.line = line
+        self.subject = subject  # what the finding is about, for fix (e.g. a PV suite's id); not reported
         # an error makes the verdict "not ready" unless it concerns a kernel that does not boot
         self.blocking = (severity == ERROR) if blocking is None else blocking
 

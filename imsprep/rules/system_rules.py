@@ -1,9 +1,10 @@
 """Guest-wide rules: PV suites, modprobe rules, unstable device names, generator persistence."""
 
-from typing import List
+from typing import Dict, List
 
 from ..facts import Facts
 from ..facts.kmod import normalize
+from ..generators import ITOOLS_MODULES, SUSE_SYSCONFIG, persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 DEVICE_BREAKS = {
@@ -20,7 +21,7 @@ def suite_findings(facts: Facts) -> List[Finding]:
     findings = []
     for found in facts.suites:
         suite = found.suite
-        blocks = list(suite.get("blocks", []))  # type: ignore[arg-type]
+        blocks = list(suite.get("blocks", []))
         how = []
         if found.uninstallers:
             how.append("run %s" % found.uninstallers[0])
@@ -29,15 +30,15 @@ def suite_findings(facts: Facts) -> List[Finding]:
         remedy = " then ".join(how) or "remove its files and services"
         message = "%s is installed (%s): %s" % (suite["name"], "; ".join(found.evidence[:6]), suite["why"])
         if blocks:
-            findings.append(Finding("PV_SUITE_BLOCKS", ERROR, blocks, message, remedy))
+            findings.append(Finding("PV_SUITE_BLOCKS", ERROR, blocks, message, remedy, subject=found.id))
         else:
-            findings.append(Finding("PV_SUITE_PRESENT", WARNING, ["kvm", "xen"], message, remedy))
+            findings.append(Finding("PV_SUITE_PRESENT", WARNING, ["kvm", "xen"], message, remedy, subject=found.id))
     return findings
 
 
 def modprobe_findings(facts: Facts) -> List[Finding]:
     findings = []
-    required = {}
+    required: Dict[str, List[str]] = {}
     for target in ("kvm", "xen"):
         for spec in facts.knowledge.target_drivers(target):
             required.setdefault(normalize(spec["name"]), []).append(target)
@@ -81,7 +82,7 @@ def generator_findings(facts: Facts) -> List[Finding]:
                 "no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed; no initramfs can be rebuilt",
                 "install dracut (RHEL/SUSE family) or initramfs-tools (Debian family)"))
         return findings
-    as_module = {}
+    as_module: Dict[str, List[str]] = {}
     for target in ("kvm", "xen"):
         for spec in facts.knowledge.target_drivers(target):
             name = normalize(spec["name"])
@@ -100,26 +101,17 @@ def generator_findings(facts: Facts) -> List[Finding]:
             risky = "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
                 "yes" if gen.hostonly else "default on this distro", target.upper(), ", ".join(missing))
         elif gen.active == "initramfs-tools" and gen.modules_policy in ("dep", "list"):
-            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in /etc/initramfs-tools/modules" % (
+            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in %s" % (
                 gen.modules_policy, "the running hardware's drivers" if gen.modules_policy == "dep" else "listed modules",
-                ", ".join(missing))
+                ", ".join(missing), ITOOLS_MODULES)
         elif gen.active == "suse-mkinitrd":
-            risky = "INITRD_MODULES in /etc/sysconfig/kernel lacks %s" % ", ".join(missing)
+            risky = "INITRD_MODULES in %s lacks %s" % (SUSE_SYSCONFIG, ", ".join(missing))
         if risky:
             findings.append(Finding(
                 "DRIVERS_NOT_PERSISTENT", WARNING, [target],
                 "future initramfs rebuilds (kernel updates) may lose the %s drivers: %s" % (target.upper(), risky),
-                _persist_remedy(gen.active, missing), file=(gen.config_files or [None])[0]))
+                persist_remedy(gen.active, missing), file=gen.config_files[0] if gen.config_files else None))
     return findings
-
-
-def _persist_remedy(generator: str, modules: List[str]) -> str:
-    listed = " ".join(modules)
-    if generator == "dracut":
-        return 'add add_drivers+=" %s " to /etc/dracut.conf.d/imsprep.conf' % listed
-    if generator == "initramfs-tools":
-        return "add %s to /etc/initramfs-tools/modules, one per line" % listed
-    return 'add %s to INITRD_MODULES in /etc/sysconfig/kernel' % listed
 
 
 def kernel_inventory_findings(facts: Facts) -> List[Finding]:

@@ -12,7 +12,7 @@ import fnmatch
 import json
 import os
 from collections import OrderedDict
-from typing import Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from ..errors import UserError
 from ..knowledge import find_data_dir
@@ -117,7 +117,7 @@ def operation(name: str, description: str, default: bool = True) -> Callable:
     return register
 
 
-def load_kb() -> Dict[str, object]:
+def load_kb() -> Dict[str, Any]:
     from ..knowledge import in_zipapp, packaged_text
 
     directory = find_data_dir("checks")
@@ -134,7 +134,7 @@ def load_kb() -> Dict[str, object]:
 class Context:
     """What every planner may use: the system, the seal knowledge, the distro family."""
 
-    def __init__(self, system: System, kb: Optional[Dict[str, object]] = None, family: Optional[str] = None,
+    def __init__(self, system: System, kb: Optional[Dict[str, Any]] = None, family: Optional[str] = None,
                  listings: Optional[Dict[str, Set[str]]] = None):
         self.system = system
         self.kb = kb if kb is not None else load_kb()
@@ -254,7 +254,7 @@ def build_plan(ctx: Context, selected: List[str]) -> SealPlan:
     return plan
 
 
-def pending(system: System, kb: Optional[Dict[str, object]] = None, family: Optional[str] = None,
+def pending(system: System, kb: Optional[Dict[str, Any]] = None, family: Optional[str] = None,
             listings: Optional[Dict[str, Set[str]]] = None) -> Dict[str, int]:
     """For check: how many items each default operation would still change (read-only)."""
     ctx = Context(system, kb, family, listings)

@@ -150,7 +150,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             confirm(args, "Seal: apply these %d change(s)? This cannot be undone." % len(changes))
             log = SealLog(system, None if args.log else SEAL_LOG, args.log)
             try:
-                outcome = apply_plan(plan, log, progress=lambda m: sys.stderr.write(m + "\n"))
+                outcome = apply_plan(plan, log, progress=lambda m: print(m, file=sys.stderr))
             finally:
                 log.close(empty_guest_copy=not args.log)
         else:

@@ -3,7 +3,7 @@
 import fnmatch
 import os
 import re
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import NOTE, REMOVE, REPLACE, RUN, TRUNCATE, Context, OpPlan, operation
 
@@ -14,8 +14,8 @@ STATE_DIR = "/var/lib/imsprep"
 def user_homes(ctx: Context) -> List[str]:
     """root's home, /home/*, and every home in /etc/passwd (bounded; system paths skipped)."""
     system = ctx.system
-    skip = set(ctx.kb["skip_homes"])  # type: ignore[arg-type]
-    limit = int(ctx.kb["max_users"])  # type: ignore[arg-type]
+    skip = set(ctx.kb["skip_homes"])
+    limit = int(ctx.kb["max_users"])
     homes = ["/root"] + system.glob("/home/*")
     text = system.read_text("/etc/passwd") or ""
     for line in text.splitlines()[:limit]:
@@ -33,7 +33,7 @@ def user_homes(ctx: Context) -> List[str]:
 
 def cloud_init_present(ctx: Context) -> bool:
     section = ctx.kb["cloud_init"]
-    return any(ctx.system.exists(p) for p in section["markers"]) or bool(ctx.system.which("cloud-init"))  # type: ignore[index]
+    return any(ctx.system.exists(p) for p in section["markers"]) or bool(ctx.system.which("cloud-init"))
 
 
 def cloud_config_texts(ctx: Context) -> List[Tuple[str, str]]:
@@ -62,7 +62,7 @@ def cloud_init_keygen(ctx: Context) -> Optional[str]:
 def unit_files(ctx: Context, names: List[str]) -> List[str]:
     section = ctx.kb["ssh_hostkeys"]
     found = []
-    for directory in section["keygen_unit_dirs"]:  # type: ignore[index]
+    for directory in section["keygen_unit_dirs"]:
         for name in names:
             path = directory + "/" + name
             if ctx.system.is_file(path) and path not in found:
@@ -77,7 +77,7 @@ def keygen_mechanism(ctx: Context) -> Tuple[Optional[str], str]:
     if by_cloud_init:
         return "cloud-init", by_cloud_init
     first_boot_only = []
-    for unit in unit_files(ctx, section["keygen_units"]):  # type: ignore[index]
+    for unit in unit_files(ctx, section["keygen_units"]):
         if re.search(r"^\s*ConditionFirstBoot\s*=\s*(yes|true|1|on)\s*$", ctx.system.read_text(unit) or "", re.M | re.I):
             first_boot_only.append(unit)
             continue
@@ -86,15 +86,15 @@ def keygen_mechanism(ctx: Context) -> Tuple[Optional[str], str]:
         return None, ("%s makes host keys only on a first boot (ConditionFirstBoot=yes), and an emptied machine-id does "
                       "not make a first boot (machine-id(5)); 'uninitialized' would, but would also start "
                       "systemd-firstboot's console prompts; no cloud-init ssh module was found" % first_boot_only[0])
-    markers = section["keygen_markers"]  # type: ignore[index]
-    candidates = unit_files(ctx, section["sshd_units"]) + [  # type: ignore[index]
+    markers = section["keygen_markers"]
+    candidates = unit_files(ctx, section["sshd_units"]) + [
         p for p in ("/etc/init.d/sshd", "/etc/init.d/ssh", "/etc/rc.d/init.d/sshd") if ctx.system.is_file(p)]
     for path in candidates:
         text = ctx.system.read_text(path) or ""
         for marker in markers:
             if marker in text:
                 return "sshd-start", "%s runs %r, which makes missing host keys before sshd starts" % (path, marker.replace("\t", " "))
-    debian_units = [p for p in section["debian_package_units"] if ctx.system.is_file(p)]  # type: ignore[index]
+    debian_units = [p for p in section["debian_package_units"] if ctx.system.is_file(p)]
     if debian_units:
         return None, ("Debian's openssh-server does not make host keys at boot: %s only runs `sshd -t`, which fails "
                       "without keys, and the package's postinst makes them only when it is installed; no cloud-init "
@@ -108,12 +108,12 @@ def keygen_mechanism(ctx: Context) -> Tuple[Optional[str], str]:
 @operation("imsprep-state", "imsprep's own state: fix runs and their backups, lock, scratch, caches, logs (ends rollback)")
 def imsprep_state(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["imsprep_state"]
-    for tree in section["trees"]:  # type: ignore[index]
+    for tree in section["trees"]:
         ctx.entry(tree, plan)
-    for path in section["files"]:  # type: ignore[index]
+    for path in section["files"]:
         if ctx.system.exists(path) or ctx.system.is_symlink(path):
             ctx.entry(path, plan)
-    lock = section["lock"]  # type: ignore[index]
+    lock = section["lock"]
     if ctx.own_lock:
         plan.add(lock, NOTE, "this run's lock, removed last")
     elif ctx.system.exists(lock) or ctx.system.is_symlink(lock):
@@ -130,28 +130,28 @@ def cloud_init(ctx: Context, plan: OpPlan) -> None:
         plan.note("cloud-init is not installed")
         return
     section = ctx.kb["cloud_init"]
-    directory = section["dir"]  # type: ignore[index]
+    directory = section["dir"]
     if ctx.live and ctx.system.which("cloud-init"):
-        plan.add("", RUN, "the guest's own cloud-init removes what is listed below, then runs %s/*" % section["clean_d"],  # type: ignore[index]
+        plan.add("", RUN, "the guest's own cloud-init removes what is listed below, then runs %s/*" % section["clean_d"],
                  argv=["cloud-init", "clean", "--logs"])
         for name in ctx.system.listdir(directory):
-            if name not in section["keep"]:  # type: ignore[index]
+            if name not in section["keep"]:
                 path = directory + "/" + name
                 plan.add(path, NOTE, "removed by cloud-init clean")
-        for log in section["logs"]:  # type: ignore[index]
+        for log in section["logs"]:
             if ctx.system.exists(log):
                 plan.add(log, NOTE, "removed by cloud-init clean")
                 ctx.claimed.add(log)
     else:
         # offline: the same file operations as cloudinit/cmd/clean.py, without running guest code
-        ctx.contents(directory, plan, "cloud-init state", skip=section["keep"])  # type: ignore[index]
-        for log in section["logs"]:  # type: ignore[index]
+        ctx.contents(directory, plan, "cloud-init state", skip=section["keep"])
+        for log in section["logs"]:
             if ctx.system.exists(log) or ctx.system.is_symlink(log):
                 plan.add(log, REMOVE, "cloud-init log")
-        hooks = [p for p in ctx.system.glob(section["clean_d"] + "/*")  # type: ignore[index]
+        hooks = [p for p in ctx.system.glob(section["clean_d"] + "/*")
                  if ctx.system.is_file(p) and ctx.system.stat(p).st_mode & 0o111]
         if hooks:
-            plan.note("offline, the hooks in %s are not run (they are guest code): %s" % (section["clean_d"], ", ".join(hooks)))  # type: ignore[index]
+            plan.note("offline, the hooks in %s are not run (they are guest code): %s" % (section["clean_d"], ", ".join(hooks)))
     hook = directory + "/scripts/per-instance/imsprep"
     if ctx.system.exists(hook):
         plan.note("%s (imsprep's first-boot hook) is cloud-init state and goes with it" % hook)
@@ -160,7 +160,7 @@ def cloud_init(ctx: Context, plan: OpPlan) -> None:
 @operation("bash-history", "every user's shell (and REPL) histories: root, /home/*, homes from /etc/passwd")
 def bash_history(ctx: Context, plan: OpPlan) -> None:
     for home in user_homes(ctx):
-        for name in ctx.kb["history_files"]:  # type: ignore[union-attr]
+        for name in ctx.kb["history_files"]:
             path = home.rstrip("/") + "/" + name
             if ctx.regular_file(path):
                 plan.add(path, REMOVE)
@@ -170,7 +170,7 @@ def bash_history(ctx: Context, plan: OpPlan) -> None:
            default=False)
 def authorized_keys(ctx: Context, plan: OpPlan) -> None:
     for home in user_homes(ctx):
-        for name in ctx.kb["authorized_keys_files"]:  # type: ignore[union-attr]
+        for name in ctx.kb["authorized_keys_files"]:
             path = home.rstrip("/") + "/" + name
             if ctx.has_content(path):
                 plan.add(path, TRUNCATE)
@@ -184,16 +184,16 @@ def rotated(name: str, patterns: List[str]) -> bool:
 
 @operation("logfiles", "logs under /var/log emptied in place, rotated ones (*.1 *.gz *-YYYYMMDD) and the journal removed")
 def logfiles(ctx: Context, plan: OpPlan) -> None:
-    section: Dict[str, object] = ctx.kb["logfiles"]  # type: ignore[assignment]
+    section: Dict[str, Any] = ctx.kb["logfiles"]
     system = ctx.system
     top = str(section["dir"])
     journal = str(section["journal_dir"])
-    skip_dirs = [d.rstrip("/") + "/" for d in section["skip_dirs"]] + [journal + "/"]  # type: ignore[attr-defined]
-    keep = set(section["keep"]) | set(section["binary_records"])  # type: ignore[arg-type]
-    patterns = list(section["rotated_patterns"])  # type: ignore[call-overload]
+    skip_dirs = [d.rstrip("/") + "/" for d in section["skip_dirs"]] + [journal + "/"]
+    keep = set(section["keep"]) | set(section["binary_records"])
+    patterns = list(section["rotated_patterns"])
     if system.is_symlink(top) or not system.is_dir(top):
         return
-    for path in ctx.walk(top, int(section["max_files"])):  # type: ignore[call-overload]
+    for path in ctx.walk(top, int(section["max_files"])):
         if path in keep or any(path.startswith(d) for d in skip_dirs) or not ctx.regular_file(path):
             continue
         if rotated(os.path.basename(path), patterns):
@@ -220,10 +220,10 @@ def logfiles(ctx: Context, plan: OpPlan) -> None:
 @operation("utmp", "login records: wtmp, btmp, lastlog, faillog emptied; wtmpdb/lastlog2 databases removed")
 def utmp(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["utmp"]
-    for path in section["common"]:  # type: ignore[index]
+    for path in section["common"]:
         if ctx.has_content(path):
             plan.add(path, TRUNCATE)
-    for path in section["remove"]:  # type: ignore[index]
+    for path in section["remove"]:
         if ctx.regular_file(path):
             plan.add(path, REMOVE)
 
@@ -231,10 +231,10 @@ def utmp(ctx: Context, plan: OpPlan) -> None:
 @operation("machine-id", "/etc/machine-id emptied (systemd makes a new one at boot); D-Bus's own copy removed")
 def machine_id(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["machine_id"]
-    for path in section["empty"]:  # type: ignore[index]
+    for path in section["empty"]:
         if ctx.has_content(path):
             plan.add(path, TRUNCATE, "emptied, not deleted: an empty file makes systemd generate a new id at boot")
-    for path in section["remove_if_file"]:  # type: ignore[index]
+    for path in section["remove_if_file"]:
         if ctx.regular_file(path):
             plan.add(path, REMOVE, "a copy, not a link to /etc/machine-id")
     if ctx.live and plan.items:
@@ -245,7 +245,7 @@ def machine_id(ctx: Context, plan: OpPlan) -> None:
 def ssh_hostkeys(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["ssh_hostkeys"]
     keys: List[str] = []
-    for pattern in section["patterns"]:  # type: ignore[index]
+    for pattern in section["patterns"]:
         keys += [p for p in ctx.system.glob(pattern) if ctx.regular_file(p) and p not in keys]
     if not keys:
         plan.note("no SSH host keys")
@@ -267,7 +267,7 @@ def ssh_hostkeys(ctx: Context, plan: OpPlan) -> None:
 
 @operation("dhcp-client-state", "DHCP client leases (dhclient, dhcpcd, NetworkManager, systemd-networkd, wicked)")
 def dhcp_client_state(ctx: Context, plan: OpPlan) -> None:
-    for pattern in ctx.family_paths(ctx.kb["dhcp_leases"]):  # type: ignore[arg-type]
+    for pattern in ctx.family_paths(ctx.kb["dhcp_leases"]):
         for path in ctx.system.glob(pattern):
             ctx.entry(path, plan)
     if ctx.live and plan.items:
@@ -277,11 +277,11 @@ def dhcp_client_state(ctx: Context, plan: OpPlan) -> None:
 @operation("udev-persistent-net", "udev rules that pin NIC names to MAC addresses, and a report of their copies in each initramfs")
 def udev_persistent_net(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["udev_persistent_net"]
-    for path in section["rules"]:  # type: ignore[index]
+    for path in section["rules"]:
         if ctx.regular_file(path) or ctx.system.is_symlink(path):
             plan.add(path, REMOVE)
-    members = set(section["initramfs_members"])  # type: ignore[index]
-    for image, found in initramfs_copies(ctx, section["initramfs_images"], members):  # type: ignore[index]
+    members = set(section["initramfs_members"])
+    for image, found in initramfs_copies(ctx, section["initramfs_images"], members):
         plan.add(image, NOTE, "holds a copy of %s: rebuild it after sealing (update-initramfs -u -k all, or dracut -f "
                               "--regenerate-all), or the old names come back at boot" % ", ".join(sorted(found)))
 
@@ -318,7 +318,7 @@ def initramfs_copies(ctx: Context, patterns: List[str], members: Set[str]) -> Li
 
 @operation("net-nmconn", "NetworkManager connection files pinned to a MAC address")
 def net_nmconn(ctx: Context, plan: OpPlan) -> None:
-    for pattern in ctx.kb["nm_connections"]:  # type: ignore[union-attr]
+    for pattern in ctx.kb["nm_connections"]:
         for path in ctx.system.glob(pattern):
             if not ctx.regular_file(path):
                 continue
@@ -333,7 +333,7 @@ def net_nmconn(ctx: Context, plan: OpPlan) -> None:
            default=False)
 def hostname(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["hostname"]
-    path, placeholder = section["file"], section["placeholder"]  # type: ignore[index]
+    path, placeholder = section["file"], section["placeholder"]
     current = (ctx.system.read_text(path) or "").strip() if ctx.regular_file(path) else ""
     if current and current != placeholder:
         plan.add(path, REPLACE, "was %r" % current, data=(placeholder + "\n").encode())
@@ -348,8 +348,8 @@ def hostname(ctx: Context, plan: OpPlan) -> None:
 @operation("package-manager-cache", "downloaded packages and caches of apt, yum, dnf, zypper (package lists kept)")
 def package_manager_cache(ctx: Context, plan: OpPlan) -> None:
     section = ctx.kb["package_cache"]
-    keep = section["keep_names"]  # type: ignore[index]
-    for path in ctx.family_paths(section):  # type: ignore[arg-type]
+    keep = section["keep_names"]
+    for path in ctx.family_paths(section):
         if ctx.system.is_symlink(path):
             continue
         if ctx.system.is_dir(path):
@@ -363,21 +363,21 @@ def package_manager_cache(ctx: Context, plan: OpPlan) -> None:
 @operation("tmp-files", "everything in /tmp and /var/tmp")
 def tmp_files(ctx: Context, plan: OpPlan) -> None:
     skip = ctx.kb["tmp_live_skip"] if ctx.live else []
-    for directory in ctx.kb["tmp_dirs"]:  # type: ignore[union-attr]
-        ctx.contents(directory, plan, skip=skip)  # type: ignore[arg-type]
+    for directory in ctx.kb["tmp_dirs"]:
+        ctx.contents(directory, plan, skip=skip)
     if ctx.live:
-        plan.note("live: sockets and private directories of running services are kept (%s)" % ", ".join(skip))  # type: ignore[arg-type]
+        plan.note("live: sockets and private directories of running services are kept (%s)" % ", ".join(skip))
 
 
 @operation("crash-data", "crash dumps: /var/crash, systemd-coredump, ABRT, kdump")
 def crash_data(ctx: Context, plan: OpPlan) -> None:
-    for directory in ctx.kb["crash_dirs"]:  # type: ignore[union-attr]
+    for directory in ctx.kb["crash_dirs"]:
         ctx.contents(directory, plan)
 
 
 @operation("random-seed", "the saved random seed, so instances do not start from the same one")
 def random_seed(ctx: Context, plan: OpPlan) -> None:
-    for path in ctx.kb["random_seed"]:  # type: ignore[union-attr]
+    for path in ctx.kb["random_seed"]:
         if ctx.regular_file(path):
             plan.add(path, REMOVE)
     if ctx.live and plan.items:
