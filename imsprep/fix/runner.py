@@ -58,7 +58,7 @@ class Outcome:
         self.done: List[str] = []
         self.failed: List[str] = []
         self.fallbacks: List[str] = []  # done, but not the way the plan said first (one line each)
-        self.steps: List[Dict[str, object]] = []  # every step with its time: {"step", "seconds", "ok"}
+        self.steps: List[Dict[str, Any]] = []  # every step with its time: {"step", "seconds", "ok"}
 
     def add(self, result: ApplyResult) -> None:
         if isinstance(result, Applied):
