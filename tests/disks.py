@@ -377,7 +377,7 @@ class Boot:
 
 
 def boot(image: str, log_path: str, bus: str = "virtio", firmware: str = "bios", nic: bool = True,
-         seed: Optional[str] = None, timeout: int = 600) -> Boot:
+         smbios_serial: Optional[str] = None, timeout: int = 600) -> Boot:
     """Boot the whole disk through its firmware and bootloader (no -kernel) under QEMU TCG."""
     argv = ["timeout", str(timeout), "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1536",
             "-smp", "2", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "file:" + log_path]
@@ -392,13 +392,10 @@ def boot(image: str, log_path: str, bus: str = "virtio", firmware: str = "bios",
                  "-device", "scsi-hd,drive=d0,bus=scsi0.0"]
     else:
         raise ValueError(bus)
-    if seed:
-        # a NoCloud seed as a second disk on the same bus: cloud-init's generator looks for the
-        # cidata label before udev loads any other driver (a CD-ROM would need sr_mod by then)
-        if bus == "ide":
-            argv += ["-drive", "file=%s,if=ide,index=1,format=raw" % seed]
-        else:
-            argv += ["-drive", "file=%s,if=virtio,format=raw" % seed]
+    if smbios_serial:
+        # how cloud-init's NoCloud is pointed at a seed without a second disk: two disks on one bus
+        # may swap names at boot (sd probing is asynchronous), which is the very problem under test
+        argv += ["-smbios", "type=1,serial=" + smbios_serial]
     if nic:
         # QEMU's user network, restricted: DHCP (10.0.2.15) inside QEMU, nothing reaches outside
         argv += ["-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0"]

@@ -141,17 +141,22 @@ def test_d_cloud_init_first_boot_fixes_a_sealed_disk(tmp_path):
         assert os.path.islink(os.path.join(mnt, "etc", "systemd", "system", "cloud-init.target.wants",
                                            "imsprep-cloud-hook.service"))
         _action(mnt, "cloud-init status --long")
-    (tmp_path / "user-data").write_text(USER_DATA)
-    (tmp_path / "meta-data").write_text("instance-id: imsprep-disk-1\nlocal-hostname: imsprep-disk\n")
-    seed = str(tmp_path / "seed.img")
-    subprocess.run(["cloud-localds", seed, str(tmp_path / "user-data"), str(tmp_path / "meta-data")], check=True)
+        # the NoCloud seed lives in the image (outside /var/lib/cloud, which `cloud-init clean` empties);
+        # a second disk on the boot bus may take the name sda first (sd probing is asynchronous)
+        seed = os.path.join(mnt, "var", "lib", "imsprep-e2e-seed")
+        os.makedirs(seed)
+        with open(os.path.join(seed, "user-data"), "w") as fh:
+            fh.write(USER_DATA)
+        with open(os.path.join(seed, "meta-data"), "w") as fh:
+            fh.write("instance-id: imsprep-disk-1\nlocal-hostname: imsprep-disk\n")
+    serial = "ds=nocloud;s=file:///var/lib/imsprep-e2e-seed/"
 
-    first = disks.boot(image, str(tmp_path / "first.log"), bus="ide", nic=False, seed=seed, timeout=1200)
+    first = disks.boot(image, str(tmp_path / "first.log"), bus="ide", nic=False, smbios_serial=serial, timeout=1200)
     assert first.booted, first.summary()
     assert "imsprep cloud-init hook, mode=fix" in first.console, first.console[-4000:]
     assert "imsprep exit code: 0" in first.console, first.console[-4000:]
     assert "status: done" in first.action_output(), first.action_output()
 
-    second = disks.boot(image, str(tmp_path / "second.log"), bus="virtio", nic=False, seed=seed, timeout=900)
+    second = disks.boot(image, str(tmp_path / "second.log"), bus="virtio", nic=False, smbios_serial=serial, timeout=900)
     assert_clean_boot(second, "/dev/vda1", swap="/dev/vda2")
     assert "imsprep cloud-init hook" not in second.console  # once per instance
