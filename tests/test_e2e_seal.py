@@ -195,8 +195,8 @@ def test_cloud_init_clean_runs_the_imsprep_hook(lived_in):
     put(root, "/etc/cloud/clean.d/99-imsprep", open(os.path.join(REPO, "packaging/cloud-init/imsprep-clean")).read(), 0o755)
     assert os.path.isdir(g("/var/lib/imsprep/runs/%s" % run_id))
     with guests.chroot_mounts(root):
-        proc = subprocess.run(["chroot", root, "cloud-init", "clean", "--logs"], capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(["chroot", root, "cloud-init", "clean", "--logs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for path in ("/var/lib/imsprep/runs", "/var/lib/imsprep/tmp", "/var/lib/imsprep/lock", "/var/cache/imsprep",
                  "/var/log/imsprep/changes.log", "/var/lib/cloud/instance", "/var/lib/cloud/instances", "/var/log/cloud-init.log"):
@@ -209,8 +209,8 @@ def test_cloud_init_clean_runs_the_imsprep_hook(lived_in):
     try:
         time.sleep(0.5)
         with guests.chroot_mounts(root):
-            proc = subprocess.run(["chroot", root, "/etc/cloud/clean.d/99-imsprep"], capture_output=True,
-                                  text=True, timeout=60)
+            proc = subprocess.run(["chroot", root, "/etc/cloud/clean.d/99-imsprep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True, timeout=60)
     finally:
         holder.terminate()
         holder.wait()
@@ -247,12 +247,12 @@ def test_live_code_path_inside_the_guest(lived_in):
     argv = ["chroot", root, "env", "PYTHONPATH=/opt/imsprep-test", "IMSPREP_DATA_DIR=/opt/imsprep-test",
             "python3", "-m", "imsprep", "seal", "--yes", "--end-rollback"]
     with guests.chroot_mounts(root):
-        dry = subprocess.run(argv[:-2] + ["--dry-run"], capture_output=True, text=True, timeout=300)
+        dry = subprocess.run(argv[:-2] + ["--dry-run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "plan for the running system" in dry.stdout
         assert "run       cloud-init clean --logs" in dry.stdout
         started = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
         seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "0 failed" in proc.stdout

@@ -31,7 +31,7 @@ def one_line(stderr: bytes) -> str:
 
 def run_with_timeout(*args, timeout=60):
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "imsprep"] + [str(a) for a in args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "imsprep"] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=env, timeout=timeout)
 
 
@@ -68,7 +68,7 @@ def test_big_fstab_is_read_up_to_the_cap_and_said(tmp_path):
     conf.write_text("[imsprep]\nmax_read_bytes = 64K\n")
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1", IMSPREP_CONFIG=str(conf))
     proc = subprocess.run([sys.executable, "-m", "imsprep", "check", "--root", guest.root, "--format", "json"],
-                          capture_output=True, env=env, timeout=120)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr
     assert b"/etc/fstab is larger than 65536 bytes (max_read_bytes): only its beginning was read" in proc.stderr
     import json
@@ -182,7 +182,7 @@ def test_check_in_a_namespace_without_proc():
         pytest.skip("no unshare")
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
     proc = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh", sys.executable,
-                           "-m", "imsprep", "check", "--format", "json"], capture_output=True, env=env, timeout=300)
+                           "-m", "imsprep", "check", "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr.decode()[-2000:]
     assert b"Traceback" not in proc.stderr
     assert b"running processes cannot be listed" in proc.stderr  # said, and the check went on
@@ -196,7 +196,7 @@ def test_fix_and_rollback_need_root(tmp_path, command):
     os.chmod(str(tmp_path), 0o755)
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                           "imsprep"] + command + ["--root", guest.root], capture_output=True, env=env, timeout=120, cwd="/")
+                           "imsprep"] + command + ["--root", guest.root], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120, cwd="/")
     assert proc.returncode == 2
     assert "must run as root" in one_line(proc.stderr)
     assert not os.path.exists(guest.path("/var/lib/imsprep"))
@@ -207,7 +207,7 @@ def test_internal_error_is_one_line_and_a_log(tmp_path):
             "def boom(args):\n    raise RuntimeError('deliberate')\n"
             "cli.cmd_check = boom\nsys.exit(cli.main(['check', '--root', sys.argv[1]]))\n")
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, env=env, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
     assert proc.returncode == 3
     line = one_line(proc.stderr)
     assert "internal error (RuntimeError)" in line
