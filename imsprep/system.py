@@ -557,11 +557,10 @@ class System:
     def unlink(self, path: str) -> None:
         """Delete a file (a symlink itself, never its target); a missing file is fine."""
         with _writing(path):
-            try:
-                parents, name = self._split_resolved(path, follow_last=False)
-                dfd = self._open_dir(parents, guest=path)
-            except FileNotFoundError:
+            opened = self._parent_fd(path)
+            if opened is None:
                 return
+            dfd, _parents, name = opened
             try:
                 os.unlink(name, dir_fd=dfd)
             except FileNotFoundError:
@@ -569,16 +568,24 @@ class System:
             finally:
                 os.close(dfd)
 
+    def _parent_fd(self, path: str) -> "Optional[tuple]":
+        """(fd of the parent directory opened without following links, its components, the
+        final name) for a delete of ``path`` itself; None when the parent does not exist."""
+        try:
+            parents, name = self._split_resolved(path, follow_last=False)
+            return self._open_dir(parents, guest=path), parents, name
+        except FileNotFoundError:
+            return None
+
     def remove_tree(self, path: str) -> None:
         """Delete a directory tree imsprep created in the guest; refuses if anything is mounted
         below it. The tree is walked by fds without following any link, so a link inside cannot
         lead it elsewhere; a link *as* the path is refused."""
         with _writing(path):
-            try:
-                parents, name = self._split_resolved(path, follow_last=False)
-                dfd = self._open_dir(parents, guest=path)
-            except FileNotFoundError:
+            opened = self._parent_fd(path)
+            if opened is None:
                 return
+            dfd, parents, name = opened
             try:
                 try:
                     st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
