@@ -124,8 +124,10 @@ def run_json(capsys, *argv):
 
 
 def rollback_validator():
+    """None where jsonschema is too old for the 2020-12 draft (Python 3.6): the rollback itself is
+    still tested there, the schema checks run under the newer Pythons."""
     if not hasattr(jsonschema, "Draft202012Validator"):
-        pytest.skip("jsonschema too old for the 2020-12 draft (Python 3.6)")
+        return None
     return jsonschema.Draft202012Validator(load("rollback-v1.json"))
 
 
@@ -133,25 +135,30 @@ def test_rollback_json_follows_rollback_schema(tmp_path, capsys, monkeypatch):
     """Real rollback output (dry run, complete, nothing left, kept) validates; broken output does not."""
     monkeypatch.setenv("IMSPREP_REPORT_DIR", str(tmp_path / "reports"))
     validator = rollback_validator()
+
+    def validate(result):
+        if validator is not None:
+            validator.validate(result)
+
     guest = blocked_guest(tmp_path)
     original = open(guest.path("/etc/modprobe.d/pv.conf")).read()
     code, fixed = run_json(capsys, "fix", "--root", guest.root, "--yes")
     assert code == 0 and fixed["applied"]["done"]
 
     code, dry = run_json(capsys, "rollback", "--root", guest.root, "--dry-run")
-    validator.validate(dry)
+    validate(dry)
     assert code == 0 and dry["schema_version"] == 1 and dry["schema"] == "imsprep-rollback/1" and dry["dry_run"] is True
     assert dry["changed"] == ["/etc/modprobe.d/pv.conf"] and dry["done"] == ["restored /etc/modprobe.d/pv.conf"]
     assert open(guest.path("/etc/modprobe.d/pv.conf")).read() != original  # a dry run changes nothing
 
     code, done = run_json(capsys, "rollback", "--root", guest.root, "--yes")
-    validator.validate(done)
+    validate(done)
     assert code == 0 == done["exit_code"] and done["complete"] is True and done["dry_run"] is False
     assert done["run"] == dry["run"] and done["kept"] == [] and done["failed"] == []
     assert open(guest.path("/etc/modprobe.d/pv.conf")).read() == original
 
     code, nothing = run_json(capsys, "rollback", "--root", guest.root, "--yes")
-    validator.validate(nothing)
+    validate(nothing)
     assert code == 0 and nothing["run"] is None and nothing["changed"] == [] and nothing["complete"] is True
 
     # a file edited after the fix is kept: exit 1, named with its diff. The fix runs in its own
@@ -160,11 +167,13 @@ def test_rollback_json_follows_rollback_schema(tmp_path, capsys, monkeypatch):
     with open(guest.path("/etc/modprobe.d/pv.conf"), "a") as fh:
         fh.write("# the admin's own line\n")
     code, kept = run_json(capsys, "rollback", "--root", guest.root, "--yes")
-    validator.validate(kept)
+    validate(kept)
     assert code == 1 == kept["exit_code"] and kept["complete"] is False
     assert kept["kept"] == ["/etc/modprobe.d/pv.conf"] and "the admin's own line" not in original
     assert len(kept["diffs"]) == 1 and kept["diffs"][0].startswith("/etc/modprobe.d/pv.conf changed since the fix")
 
+    if validator is None:
+        pytest.skip("jsonschema too old for the 2020-12 draft (Python 3.6): the rollback was checked, not its schema")
     grown = copy.deepcopy(kept)
     grown["seconds"] = 0.4
     grown["packages"] = [{"name": "xe-guest-utilities", "version": "7.20.2-0ubuntu1", "arch": "amd64"}]
