@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional, TextIO
 
 from . import __version__, report, signals
 from .config import Config
@@ -23,6 +23,7 @@ from .rules import assess
 from .system import System
 
 if TYPE_CHECKING:  # imported where used, so that check does not load fix
+    from .fix.orchestrate import RollbackRun
     from .fix.plan import Plan
     from .fix.runner import RollbackResult
 
@@ -265,73 +266,37 @@ def render_plan(system: System, targets: List[str], plan: "Plan") -> str:
                                   targets=targets, plan=plan.to_dict())
 
 
-class _NoLock:
-    """contextlib.nullcontext, which Python 3.6 lacks."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def cmd_fix(args: argparse.Namespace) -> int:
     with guest_system(args, writable=not args.dry_run) as system:
         return _fix(args, system)
 
 
 def _fix(args: argparse.Namespace, system: System) -> int:
-    from .fix.journal import Lock
-    from .fix.plan import build_plan
-    from .fix.runner import Outcome, apply_plan, check_free_space, finish_run, start_run, validate_plan
+    from .fix import orchestrate
 
     config = load_config()
     targets = targets_of(args.target, config)
-    knowledge = knowledge_for(config)
-    # a dry run is read-only, like check: it takes no lock and writes nothing
-    with (_NoLock() if args.dry_run else Lock(system, "fix")):
-        facts = gather(system, knowledge)
-        assessment = assess(facts, targets)
-        plan = build_plan(facts, assessment, config.ignore_suites)
-        plan_text = render_plan(system, targets, plan)
-        out = sys.stderr if args.format == "json" else sys.stdout
-        out.write(plan_text)
+    out = sys.stderr if args.format == "json" else sys.stdout
+
+    def show(plan: "Plan", heading: Optional[str]) -> None:
+        if heading:
+            out.write("\n%s\n" % heading)
+        out.write(render_plan(system, targets, plan))
         out.flush()
-        outcome = None
-        if plan.actions and not args.dry_run:
-            confirm(args, "Apply these %d change(s)?" % len(plan.actions))
-            check_free_space(system, plan)
-            validate_plan(system, plan)
-            journal = start_run(system)
-            outcome = Outcome()
-            try:
-                suites = [a for a in plan.actions if a.kind == "remove-suite"]
-                if suites and len(suites) < len(plan.actions):
-                    # the reference procedure: PV suites go first; what they leave decides the rest
-                    outcome.merge(apply_plan(system, plan.only(suites), journal))
-                    if not outcome.failed:
-                        facts = gather(system, knowledge)
-                        plan = build_plan(facts, assess(facts, targets), config.ignore_suites)
-                        out.write("\nPlan after removing the PV suites:\n")
-                        out.write(render_plan(system, targets, plan))
-                        check_free_space(system, plan)
-                        validate_plan(system, plan)
-                        outcome.merge(apply_plan(system, plan, journal))
-                else:
-                    outcome.merge(apply_plan(system, plan, journal))
-            finally:
-                finish_run(journal, outcome)
-            facts = gather(system, knowledge)
-            assessment = assess(facts, targets)
-        elif args.dry_run and plan.actions:
-            out.write("dry run: nothing was changed\n")
-        data = report.build(assessment)
-    result = {"schema": "imsprep-fix/1", "plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
+
+    def ask(plan: "Plan") -> None:
+        confirm(args, "Apply these %d change(s)?" % len(plan.actions))
+
+    run = orchestrate.fix(system, knowledge_for(config), targets, config.ignore_suites, args.dry_run, show, ask)
+    if args.dry_run and run.plan.actions:
+        out.write("dry run: nothing was changed\n")
+    result = run.to_dict()
     if not args.dry_run:
         save_report("fix", result, system)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
+        outcome, assessment = run.outcome, run.assessment
         if outcome is not None:
             by_fallback = " (%d by a fallback)" % len(outcome.fallbacks) if outcome.fallbacks else ""
             missing = [t for t in targets if not assessment.ready(t)]  # why not ready, in one line
@@ -345,9 +310,8 @@ def _fix(args: argparse.Namespace, system: System) -> int:
             for line in outcome.failed:
                 sys.stdout.write("  FAILED %s\n" % line)
             sys.stdout.write("\nAfter the fix:\n")
-        sys.stdout.write(report.render_text(data, color=use_color(args)))
-    failed = bool(outcome and outcome.failed)
-    return EXIT_READY if assessment.all_ready and not failed else EXIT_NOT_READY
+        sys.stdout.write(report.render_text(run.report, color=use_color(args)))
+    return EXIT_READY if run.ready() else EXIT_NOT_READY
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -356,58 +320,60 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace, system: System) -> int:
-    from .fix.journal import Journal, Lock
-    from .fix.runner import rollback
+    from .fix import orchestrate
 
-    with Lock(system, "rollback"):
-        journal = Journal.last(system)
-        if journal is None:
-            sys.stdout.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
-            return EXIT_READY
-        entries = list(journal.entries())
-        done = {str(e["path"]) for e in entries if e.get("op") == "restored"}
-        changed = sorted({str(e["path"]) for e in entries if e.get("op") == "file"} - done)
-        packages = [p for e in entries if e.get("op") == "packages-removed" for p in e.get("packages", [])]
-        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
-            journal.run_id, len(changed), len(packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
-        for path in changed[:40]:
-            sys.stdout.write("  restore %s\n" % path)
-        if len(changed) > 40:
-            sys.stdout.write("  ... and %d more files\n" % (len(changed) - 40))
-        for name, version in packages:
-            sys.stdout.write("  reinstall %s %s\n" % (name, version))
+    out = sys.stderr if args.format == "json" else sys.stdout
+
+    def show(run: "RollbackRun") -> None:
+        done = run.restored_earlier
+        out.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
+            run.run_id, len(run.changed), len(run.packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
+        for path in run.changed[:40]:
+            out.write("  restore %s\n" % path)
+        if len(run.changed) > 40:
+            out.write("  ... and %d more files\n" % (len(run.changed) - 40))
+        for name, version in run.packages:
+            out.write("  reinstall %s %s\n" % (name, version))
+
+    def ask(run: "RollbackRun") -> None:
+        confirm(args, "Roll back run %s?" % run.run_id)
+
+    run = orchestrate.rollback_last(system, args.force, args.dry_run, show, ask)
+    if run.result is None:
+        out.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
+    else:
+        _rollback_problems(run.result, args.dry_run, out)
         if args.dry_run:
-            result = rollback(system, journal, force=args.force, dry_run=True)
-            _rollback_problems(result, dry_run=True)
-            sys.stdout.write("dry run: nothing was changed\n")
-            return EXIT_READY if result.complete else EXIT_NOT_READY
-        confirm(args, "Roll back run %s?" % journal.run_id)
-        result = rollback(system, journal, force=args.force)
-    _rollback_problems(result, dry_run=False)
-    if result.complete:
-        sys.stdout.write("rolled back run %s\n" % journal.run_id)
-        return EXIT_READY
-    sys.stdout.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
-                     % (journal.run_id, len(result.done), len(result.refused), len(result.failed)))
-    return EXIT_NOT_READY
+            out.write("dry run: nothing was changed\n")
+        elif run.complete:
+            out.write("rolled back run %s\n" % run.run_id)
+        else:
+            out.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
+                      % (run.run_id, len(run.result.done), len(run.result.refused), len(run.result.failed)))
+    code = EXIT_READY if run.complete else EXIT_NOT_READY
+    if args.format == "json":
+        data = run.to_dict()
+        data["exit_code"] = code
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    return code
 
 
-def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:
+def _rollback_problems(result: "RollbackResult", dry_run: bool, out: TextIO) -> None:
     refused = result.refused
     failed = result.failed
     if refused:
-        sys.stdout.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
-                         % ("would keep" if dry_run else "KEPT", len(refused)))
+        out.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
+                  % ("would keep" if dry_run else "KEPT", len(refused)))
         for diff in result.diffs:
-            sys.stdout.write(diff)
-        sys.stdout.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
-                         % ("it" if len(refused) == 1 else "them", " ".join(refused)))
+            out.write(diff)
+        out.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
+                  % ("it" if len(refused) == 1 else "them", " ".join(refused)))
     for line in failed:
-        sys.stdout.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
+        out.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
     for line in result.given_up:
-        sys.stdout.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
+        out.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
     if any("missing" in f for f in failed):
-        sys.stdout.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
+        out.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
 
 
 def crash_log() -> str:

@@ -286,3 +286,79 @@ def test_kernel_found_by_pkgbase_when_image_says_nothing(tmp_path):
     guest.write("/boot/vmlinuz-linux-lts", b"\0" * 16)
     kernels = find_kernels(System(guest.root))
     assert [(k.kver, k.image) for k in kernels] == [(kver, "/boot/vmlinuz-linux")]
+
+
+def test_registry_finds_each_bootloader_by_name_and_detects_in_order():
+    from imsprep import bootloaders
+    from imsprep.bootloaders.systemd_boot import SystemdBoot
+
+    names = [b.name for b in bootloaders.registered()]
+    assert names == ["grub2", "grub-legacy", "bls", "systemd-boot", "extlinux"]
+    assert isinstance(bootloaders.get("systemd-boot"), SystemdBoot)
+    assert all(bootloaders.get(name).name == name for name in names)
+    # GRUB 2 first (it may read BLS entries itself through blscfg), legacy GRUB and extlinux last
+    assert [b.name for b in bootloaders.detection_order()] == ["grub2", "systemd-boot", "bls", "grub-legacy", "extlinux"]
+    with pytest.raises(KeyError):
+        bootloaders.get("lilo")
+
+
+def test_a_registered_bootloader_is_read_scanned_and_edited_without_other_changes(tmp_path):
+    """The extension point: one class, registered, is detected, its command-line file is scanned for
+    kernel device names, and its edit is planned; nothing else names it."""
+    from imsprep import bootloaders
+    from imsprep.facts.devices import bootloader_refs
+
+    class Limine(bootloaders.Bootloader):
+        name = "limine-test"
+        priority = 1
+        conf = "/boot/limine.conf"
+
+        def read(self, system, config):
+            text = system.read_text(self.conf)
+            if text is None:
+                return False
+            entry = bootloaders.BootEntry("Debian", self.conf, 1)
+            entry.kernel, entry.cmdline = "/vmlinuz-6.1.0-50-amd64", text.split("cmdline: ", 1)[1].strip()
+            return bootloaders.adopt(config, self.name, self.conf, [entry], None)
+
+        def edits(self, system, boot, mapping, args, what):
+            text = system.read_text(self.conf) or ""
+            return [bootloaders.BootEdit(self.conf, text, bootloaders.rewrite_cmdline(text, mapping), what)]
+
+    guest = FakeGuest(tmp_path / "g")
+    guest.write("/boot/limine.conf", "/Debian\n    cmdline: root=/dev/xvda1 ro\n")
+    guest.write("/boot/vmlinuz-6.1.0-50-amd64", b"\0")
+    bootloaders.register(Limine)
+    try:
+        system = System(guest.root)
+        config = read_boot_config(system)
+        assert config.loader == "limine-test" and config.default.kernel_path == "/boot/vmlinuz-6.1.0-50-amd64"
+        assert [(r.path, r.line, r.device) for r in bootloader_refs(system, config)] == [("/boot/limine.conf", 2, "/dev/xvda1")]
+        (edit,) = [e for b in bootloaders.registered() for e in b.edits(system, config, {"/dev/xvda1": "abcd"}, [], "by UUID")]
+        assert "cmdline: root=UUID=abcd ro" in edit.new
+    finally:
+        del bootloaders._REGISTRY["limine-test"]
+    assert read_boot_config(System(guest.root)).loader is None
+
+
+def test_systemd_boot_kernel_device_names_in_entries_and_kernel_cmdline_are_reported(tmp_path):
+    """Entries on the ESP and /etc/kernel/cmdline (kernel-install's options for new entries) are
+    command lines: a kernel device name in them is reported with file and line."""
+    guest, old, new = systemd_boot_guest(tmp_path / "g")
+    for kver in (old, new):
+        path = "/boot/efi/loader/entries/debian-%s.conf" % kver
+        with open(guest.path(path)) as fh:
+            text = fh.read()
+        guest.write(path, text.replace("root=UUID=5e7d3a3c-4b8e-4d6e-9b5c-0f3c2a1d9e11", "root=/dev/xvda2 resume=/dev/xvda3"))
+    guest.write("/etc/kernel/cmdline", "root=/dev/xvda2 resume=/dev/xvda3 ro quiet\n")
+    report, rc = check_json(guest.root)
+    assert report["boot"]["loader"] == "systemd-boot" and report["boot"]["default"]["id"] == "debian-" + old
+    refs = {(r["file"], r["line"], r["context"], r["device"]) for r in report["device_refs"]}
+    expected = set()
+    for kver in (old, new):
+        path = "/boot/efi/loader/entries/debian-%s.conf" % kver
+        expected |= {(path, 6, "root=", "/dev/xvda2"), (path, 6, "resume=", "/dev/xvda3")}
+    expected |= {("/etc/kernel/cmdline", 1, "root=", "/dev/xvda2"), ("/etc/kernel/cmdline", 1, "resume=", "/dev/xvda3")}
+    assert refs == expected
+    unstable = {(f["file"], f["line"]) for f in report["findings"] if f["code"] == "DEVICE_NAME_UNSTABLE"}
+    assert {(path, line) for path, line, _, _ in expected} <= unstable and rc == 1

@@ -27,7 +27,7 @@ def test_deb_contents(deb, tmp_path):
                  "./usr/share/man/man8/imsprep.8.gz", "./etc/imsprep/imsprep.conf",
                  "./usr/lib/imsprep/cloud-init-hook", "./lib/systemd/system/imsprep-cloud-hook.service",
                  "./etc/logrotate.d/imsprep", "./usr/share/bash-completion/completions/imsprep",
-                 "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json",
+                 "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json", "/imsprep/schema/rollback-v1.json",
                  "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json", "/imsprep/seal/operations.py"):
         assert path in listing, path
     modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines()}

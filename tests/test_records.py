@@ -64,7 +64,7 @@ def test_promise_and_additional_properties_agree():
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 walk(value, "%s/%d" % (where, i))
-    for name in ("report-v1.json", "fix-v1.json"):
+    for name in ("report-v1.json", "fix-v1.json", "rollback-v1.json"):
         schema = load(name)
         assert "fields may be added" in schema["description"]
         walk(schema, name)
@@ -113,6 +113,79 @@ def test_schemas_accept_added_fields_and_reject_broken_output(tmp_path):
         assert not validator.is_valid(broken)
 
 
+def run_json(capsys, *argv):
+    """The CLI in-process (nothing a subprocess would add here): exit code and the JSON on stdout."""
+    from imsprep import cli
+
+    capsys.readouterr()
+    code = cli.main([str(a) for a in argv] + ["--format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def rollback_validator():
+    """None where jsonschema is too old for the 2020-12 draft (Python 3.6): the rollback itself is
+    still tested there, the schema checks run under the newer Pythons."""
+    if not hasattr(jsonschema, "Draft202012Validator"):
+        return None
+    return jsonschema.Draft202012Validator(load("rollback-v1.json"))
+
+
+def test_rollback_json_follows_rollback_schema(tmp_path, capsys, monkeypatch):
+    """Real rollback output (dry run, complete, nothing left, kept) validates; broken output does not."""
+    monkeypatch.setenv("IMSPREP_REPORT_DIR", str(tmp_path / "reports"))
+    validator = rollback_validator()
+
+    def validate(result):
+        if validator is not None:
+            validator.validate(result)
+
+    guest = blocked_guest(tmp_path)
+    original = open(guest.path("/etc/modprobe.d/pv.conf")).read()
+    code, fixed = run_json(capsys, "fix", "--root", guest.root, "--yes")
+    assert code == 0 and fixed["applied"]["done"]
+
+    code, dry = run_json(capsys, "rollback", "--root", guest.root, "--dry-run")
+    validate(dry)
+    assert code == 0 and dry["schema_version"] == 1 and dry["schema"] == "imsprep-rollback/1" and dry["dry_run"] is True
+    assert dry["changed"] == ["/etc/modprobe.d/pv.conf"] and dry["done"] == ["restored /etc/modprobe.d/pv.conf"]
+    assert open(guest.path("/etc/modprobe.d/pv.conf")).read() != original  # a dry run changes nothing
+
+    code, done = run_json(capsys, "rollback", "--root", guest.root, "--yes")
+    validate(done)
+    assert code == 0 == done["exit_code"] and done["complete"] is True and done["dry_run"] is False
+    assert done["run"] == dry["run"] and done["kept"] == [] and done["failed"] == []
+    assert open(guest.path("/etc/modprobe.d/pv.conf")).read() == original
+
+    code, nothing = run_json(capsys, "rollback", "--root", guest.root, "--yes")
+    validate(nothing)
+    assert code == 0 and nothing["run"] is None and nothing["changed"] == [] and nothing["complete"] is True
+
+    # a file edited after the fix is kept: exit 1, named with its diff. The fix runs in its own
+    # process: a run's id is its start second and pid, and the first run (this pid) may share the second
+    run_imsprep("fix", "--root", guest.root, "--yes", check_rc=0)
+    with open(guest.path("/etc/modprobe.d/pv.conf"), "a") as fh:
+        fh.write("# the admin's own line\n")
+    code, kept = run_json(capsys, "rollback", "--root", guest.root, "--yes")
+    validate(kept)
+    assert code == 1 == kept["exit_code"] and kept["complete"] is False
+    assert kept["kept"] == ["/etc/modprobe.d/pv.conf"] and "the admin's own line" not in original
+    assert len(kept["diffs"]) == 1 and kept["diffs"][0].startswith("/etc/modprobe.d/pv.conf changed since the fix")
+
+    if validator is None:
+        pytest.skip("jsonschema too old for the 2020-12 draft (Python 3.6): the rollback was checked, not its schema")
+    grown = copy.deepcopy(kept)
+    grown["seconds"] = 0.4
+    grown["packages"] = [{"name": "xe-guest-utilities", "version": "7.20.2-0ubuntu1", "arch": "amd64"}]
+    validator.validate(grown)  # fields added within version 1
+    for breakage in (lambda r: r.pop("schema_version"), lambda r: r.__setitem__("schema_version", 2),
+                     lambda r: r.__setitem__("kept", "all"), lambda r: r.__setitem__("run", 5),
+                     lambda r: r.__setitem__("packages", [{"version": "1"}]), lambda r: r.pop("complete")):
+        broken = copy.deepcopy(kept)
+        breakage(broken)
+        assert not validator.is_valid(broken)
+
+
 @pytest.mark.skipif(not os.path.isdir(os.path.join(REPO, ".git")) and not os.path.isfile(os.path.join(REPO, ".git")),
                     reason="needs the git checkout (the wheel is built from its tracked files)")
 @pytest.mark.skipif(sys.version_info < (3, 7), reason="Python 3.6's setuptools cannot build from pyproject.toml alone; packages are built with the build host's Python")
@@ -128,7 +201,8 @@ def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("imsprep-*.whl"))
     names = zipfile.ZipFile(str(wheel)).namelist()
-    for name in ("imsprep/schema/report-v1.json", "imsprep/schema/fix-v1.json", "imsprep/completion.py"):
+    for name in ("imsprep/schema/report-v1.json", "imsprep/schema/fix-v1.json", "imsprep/schema/rollback-v1.json",
+                 "imsprep/bootloaders/systemd_boot.py", "imsprep/completion.py"):
         assert name in names, name
     with zipfile.ZipFile(str(wheel)) as whl:
         assert json.loads(whl.read("imsprep/schema/fix-v1.json")) == load("fix-v1.json")
@@ -138,7 +212,7 @@ def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with tarfile.open(str(tmp_path / "sdist" / proc.stdout.split()[-1])) as sdist:
         names = ["/".join(n.split("/")[1:]) for n in sdist.getnames()]
-    for name in ("schema/report-v1.json", "schema/fix-v1.json", "imsprep/completion.py"):
+    for name in ("schema/report-v1.json", "schema/fix-v1.json", "schema/rollback-v1.json", "imsprep/completion.py"):
         assert name in names, name
 
 

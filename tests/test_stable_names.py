@@ -227,3 +227,60 @@ def test_grub_generator_that_cannot_run_falls_back_to_an_edit(mounted_guest):
         assert "could not regenerate /boot/grub/grub.cfg" in fh.read()
     run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
     assert open(guest.path("/boot/grub/grub.cfg")).read() == cfg
+
+
+@pytest.fixture
+def mounted_systemd_boot(tmp_path):
+    """A Debian guest booted by systemd-boot (tests/test_bootloader.py's tree from real formats) on a
+    loop-mounted root with a known UUID; its entries and /etc/kernel/cmdline name the root /dev/xvda1."""
+    from test_bootloader import systemd_boot_guest
+
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+        pytest.skip("needs root and e2fsprogs for loop mounts")
+    root = str(tmp_path / "mnt")
+    loop_mount(str(tmp_path / "root.img"), ROOT_UUID, root, size="64M")
+    try:
+        guest, old, new = systemd_boot_guest(root)
+        stable = "root=UUID=5e7d3a3c-4b8e-4d6e-9b5c-0f3c2a1d9e11"
+        for kver in (old, new):
+            path = "/boot/efi/loader/entries/debian-%s.conf" % kver
+            with open(guest.path(path)) as fh:
+                guest.write(path, fh.read().replace(stable, "root=/dev/xvda1"))
+        guest.write("/etc/kernel/cmdline", "root=/dev/xvda1 ro quiet\n")
+        guest.write("/etc/fstab", "/dev/xvda1 / ext4 errors=remount-ro 0 1\n")
+        yield guest, old, new
+    finally:
+        subprocess.run(["umount", "-l", root], check=False)
+
+
+def test_systemd_boot_entries_and_kernel_cmdline_by_uuid(mounted_systemd_boot):
+    """fix plans root=UUID= in every systemd-boot entry on the ESP and in /etc/kernel/cmdline (and
+    net.ifnames=0 there too when a NIC's configuration moves to eth0), then does it; rollback undoes it."""
+    guest, old, new = mounted_systemd_boot
+    guest.write("/etc/network/interfaces", "auto lo\niface lo inet loopback\n\nallow-hotplug ens3\niface ens3 inet dhcp\n")
+    entries = ["/boot/efi/loader/entries/debian-%s.conf" % kver for kver in (old, new)]
+    before = {path: open(guest.path(path)).read() for path in entries + ["/etc/kernel/cmdline"]}
+    report, rc = check_json(guest.root)
+    assert rc == 1 and {r["file"] for r in report["device_refs"]} == set(entries) | {"/etc/kernel/cmdline", "/etc/fstab"}
+
+    proc = run_imsprep("fix", "--root", guest.root, "--dry-run", "--format", "json", check_rc=1)
+    plan = json.loads(proc.stdout.decode())["plan"]
+    diffs = {a["diff"].split("\n", 1)[0]: a["diff"] for a in plan["actions"] if a["kind"] == "edit-file"}
+    for path in entries + ["/etc/kernel/cmdline"]:
+        (diff,) = [d for first, d in diffs.items() if first.endswith(path)]
+        assert "-" + ("options    " if path in entries else "") + "root=/dev/xvda1 ro quiet" in diff
+        assert ("root=UUID=%s ro quiet net.ifnames=0" % ROOT_UUID) in diff, diff
+    assert all(open(guest.path(p)).read() == text for p, text in before.items())  # a dry run changes nothing
+
+    # still not ready (the tree has no initramfs images): the exit code is 1, every action done
+    applied = json.loads(run_imsprep("fix", "--root", guest.root, "--yes", "--format", "json", check_rc=1).stdout.decode())["applied"]
+    assert applied["failed"] == [] and len(applied["done"]) == 5
+    for path in entries:
+        assert "options    root=UUID=%s ro quiet net.ifnames=0\n" % ROOT_UUID in open(guest.path(path)).read()
+    assert open(guest.path("/etc/kernel/cmdline")).read() == "root=UUID=%s ro quiet net.ifnames=0\n" % ROOT_UUID
+    report, _ = check_json(guest.root)
+    assert report["device_refs"] == [] and report["boot"]["default"]["id"] == "debian-" + old
+    assert "net.ifnames=0" in report["boot"]["default"]["cmdline"]
+
+    run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
+    assert all(open(guest.path(p)).read() == text for p, text in before.items())

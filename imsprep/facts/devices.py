@@ -6,8 +6,9 @@ import logging
 import re
 from typing import Dict, List, Optional
 
+from .. import bootloaders
+from ..bootloaders import BootConfig
 from ..system import System
-from .bootloader import BootConfig
 
 KERNEL_NAME = re.compile(r"^/dev/(xvd[a-z]+|vd[a-z]+|sd[a-z]+|hd[a-z]+)(p?\d+)?$")
 BY_ID = re.compile(r"^/dev/disk/by-(id|path)/")
@@ -95,15 +96,13 @@ def _cmdline_refs(text: str, path: str, number: int) -> List[DeviceRef]:
 
 
 def bootloader_refs(system: System, boot: BootConfig) -> List[DeviceRef]:
-    """``root=``/``resume=`` in every boot config file we know, line by line, plus
-    ``/etc/default/grub`` and grub's ``device.map``."""
+    """``root=``/``resume=`` in the boot configuration read and in every file any bootloader keeps a
+    kernel command line in (``/etc/default/grub``, grubenv, BLS entries, ...), line by line, plus the
+    bootloaders' device maps."""
     refs: List[DeviceRef] = []
     files = list(boot.files)
-    for extra in ("/etc/default/grub", "/boot/grub/menu.lst", "/boot/grub/grub.conf",
-                  "/boot/grub2/grubenv", "/boot/grub/grubenv"):
-        if extra not in files and system.is_file(extra):
-            files.append(extra)
-    files += [p for p in system.glob("/boot/loader/entries/*.conf") if p not in files]
+    for loader in bootloaders.registered():
+        files += [p for p in loader.cmdline_files(system) if p not in files]
     for path in files:
         if path.endswith("/entries"):
             continue
@@ -115,7 +114,7 @@ def bootloader_refs(system: System, boot: BootConfig) -> List[DeviceRef]:
             refs += _cmdline_refs(raw, path, number)
             if _capped(path, len(refs) - before):
                 break
-    for path in ("/boot/grub/device.map", "/boot/grub2/device.map"):
+    for path in [p for loader in bootloaders.registered() for p in loader.device_map_files(system)]:
         text = system.read_text(path) or ""
         before = len(refs)
         for number, raw in enumerate(text.splitlines(), 1):

@@ -9,6 +9,7 @@ import fnmatch
 import re
 from typing import Dict, List, Optional
 
+from ..bootloaders.grub2 import grub_cmdline_var, grub_default_files
 from ..system import System
 
 PERSISTENT_RULES = ["/etc/udev/rules.d/70-persistent-net.rules", "/etc/udev/rules.d/30-net_persistent-names.rules"]
@@ -44,23 +45,6 @@ class NetIssue:
     def to_dict(self) -> Dict[str, object]:
         return {"kind": self.kind, "file": self.path, "line": self.line, "interface": self.interface, "text": self.text,
                 "format": self.format, "targets": self.targets}
-
-
-def grub_default_files(system: System) -> List[str]:
-    """/etc/default/grub and the /etc/default/grub.d/*.cfg grub-mkconfig sources after it, in order."""
-    files = ["/etc/default/grub"] if system.is_file("/etc/default/grub") else []
-    return files + sorted(system.glob("/etc/default/grub.d/*.cfg"))
-
-
-def grub_cmdline_var(system: System, name: str, files: Optional[List[str]] = None) -> tuple:
-    """(effective value, file of its last assignment) of a GRUB_CMDLINE_* variable across
-    /etc/default/grub and grub.d, expanding ``$NAME`` self-references the way the shell does."""
-    value, where = "", None
-    for path in grub_default_files(system) if files is None else files:
-        for match in re.finditer(r'^\s*%s=(["\']?)(.*?)\1[ \t]*$' % name, system.read_text(path) or "", re.M):
-            value = re.sub(r"\$\{?%s(?!\w)\}?" % name, lambda _m, previous=value: previous, match.group(2))
-            where = path
-    return value, where
 
 
 def kernel_names_eth(system: System, boot: Optional[object] = None) -> bool:

@@ -10,6 +10,7 @@ with its file and line."""
 import re
 from typing import Dict, List, Optional
 
+from .. import bootloaders
 from ..facts import Facts
 from ..facts.hostdisk import guest_partition_number
 from ..facts.network import (
@@ -19,18 +20,14 @@ from ..facts.network import (
     MAC_KEYS,
     STATIC_KEYS,
     NetIssue,
-    grub_cmdline_var,
     kernel_names_eth,
     read_network,
 )
 from ..facts.uuids import UuidResolver
 from .actions import Action, DeleteFile, EditFile, RegenerateGrub
 
-GRUB_GENERATORS = ["grub2-mkconfig", "grub-mkconfig"]
-CMDLINE_DEVICE = re.compile(r"(?<![\w.-])(root|resume)=(/dev/[^\s\"']+)")
 IFACE_STANZA_KEYS = ("address", "netmask", "gateway", "network", "broadcast", "hwaddress")
 NETPLAN_ANY_WIRED = "e*"  # netplan's match: name: takes one glob; en* (udev names) and eth* (net.ifnames=0)
-LINUX_LINE = re.compile(r"^(\s*(?:linux|linux16|linuxefi|kernel)\s+\S+)(.*?)(\s*)$")
 
 
 def device_mapping(facts: Facts, resolver: UuidResolver, problems: List[str]) -> Dict[str, str]:
@@ -64,10 +61,6 @@ def device_mapping(facts: Facts, resolver: UuidResolver, problems: List[str]) ->
     return mapping
 
 
-def rewrite_cmdline(text: str, mapping: Dict[str, str]) -> str:
-    return CMDLINE_DEVICE.sub(lambda m: "%s=UUID=%s" % (m.group(1), mapping[m.group(2)]) if m.group(2) in mapping else m.group(0), text)
-
-
 def _fstab_action(facts: Facts, mapping: Dict[str, str], path: str, field: int) -> Optional[Action]:
     lines = [r.line for r in facts.device_refs if r.path == path and r.device in mapping]
     if not lines:
@@ -83,19 +76,6 @@ def _fstab_action(facts: Facts, mapping: Dict[str, str], path: str, field: int) 
                 line = "".join(parts)
         out.append(line)
     return EditFile(path, old, "".join(out), "block devices by UUID (names differ between XEN and KVM)")
-
-
-def _grubenv_action(facts: Facts, path: str, mapping: Dict[str, str]) -> Optional[Action]:
-    old = facts.system.read_text(path)
-    if old is None:
-        return None
-    new = rewrite_cmdline(old, mapping)
-    if new == old:
-        return None
-    # grubenv is a fixed 1024-byte block: keep its size by trimming or adding '#' padding
-    body = new.rstrip("#")
-    padded = body + "#" * max(0, len(old.encode()) - len(body.encode()))
-    return EditFile(path, old, padded, "kernelopts by UUID")
 
 
 def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kernel_args: Optional[List[str]] = None) -> None:
@@ -118,94 +98,26 @@ def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kerne
         plan_boot_cmdline(facts, mapping, kernel_args or [], actions)
 
 
-def add_kernel_args(line: str, args: List[str]) -> str:
-    """A kernel line (grub.cfg linux, menu.lst kernel) with ``args`` appended where missing."""
-    match = LINUX_LINE.match(line.rstrip("\n"))
-    if not match:
-        return line
-    missing = [a for a in args if a not in match.group(2).split()]
-    if not missing:
-        return line
-    return match.group(1) + match.group(2) + " " + " ".join(missing) + match.group(3) + ("\n" if line.endswith("\n") else "")
-
-
-def _cmdline_lines(text: str, args: List[str], pattern: str) -> str:
-    return "".join(add_kernel_args(line, args) if re.match(pattern, line) else line for line in text.splitlines(True))
-
-
-def _default_grub_args(text: str, args: List[str]) -> str:
-    """GRUB_CMDLINE_LINUX (its last assignment) with ``args`` added (the line is added if absent)."""
-    matches = list(re.finditer(r'^(\s*GRUB_CMDLINE_LINUX=)(["\']?)(.*?)\2[ \t]*$', text, re.M))
-    match = matches[-1] if matches else None
-    if match is None:
-        return text + ("" if text.endswith("\n") or not text else "\n") + 'GRUB_CMDLINE_LINUX="%s"\n' % " ".join(args)
-    missing = [a for a in args if a not in match.group(3).split()]
-    if not missing:
-        return text
-    value = (match.group(3) + " " + " ".join(missing)).strip()
-    quote = match.group(2) or '"'
-    return text[:match.start()] + match.group(1) + quote + value + quote + text[match.end():]
-
-
 def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], actions: List[Action]) -> None:
-    """root=/resume= by UUID (``mapping``) and kernel ``args`` (net.ifnames=0): one action per file."""
-    system = facts.system
+    """root=/resume= by UUID (``mapping``) and kernel ``args`` (net.ifnames=0): one action per file,
+    from every bootloader's edits (each file once)."""
     whats = (["root=/resume= by UUID"] if mapping else []) + (["adds %s" % " ".join(args)] if args else [])
     what = "; ".join(whats)
-    default_grub = system.read_text("/etc/default/grub")
-    # the kernel arguments go where GRUB_CMDLINE_LINUX is set last (a grub.d/*.cfg overrides /etc/default/grub)
-    args_file = grub_cmdline_var(system, "GRUB_CMDLINE_LINUX")[1] or "/etc/default/grub"
-    if default_grub is not None:
-        new = rewrite_cmdline(default_grub, mapping)
-        if mapping:
-            new = re.sub(r"^(\s*GRUB_DISABLE_LINUX_UUID=)\"?true\"?", r"\1false", new, flags=re.M)
-        if args and args_file == "/etc/default/grub":
-            new = _default_grub_args(new, args)
-        if new != default_grub:
-            actions.append(EditFile("/etc/default/grub", default_grub, new, "GRUB's kernel command line: %s (regenerated below)" % what))
-    if args and args_file != "/etc/default/grub":
-        text = system.read_text(args_file) or ""
-        new = _default_grub_args(text, args)
-        if new != text:
-            actions.append(EditFile(args_file, text, new, "GRUB's kernel command line (set last here): adds %s" % " ".join(args)))
-    generated = [p for p in facts.boot.files if p.endswith("grub.cfg") and system.is_file(p)]
-    generator = next((g for g in GRUB_GENERATORS if system.which(g)), None)
-    for path in generated:
-        text = system.read_text(path) or ""
-        new = _cmdline_lines(rewrite_cmdline(text, mapping), args, r"^\s*linux(16|efi)?\s")
-        if new == text:
-            continue
-        if generator and default_grub is not None:
-            actions.append(RegenerateGrub(path, generator, text, new, what, args, by_uuid=bool(mapping)))
-        else:
-            actions.append(EditFile(path, text, new, "%s (no grub-mkconfig in the guest)" % what))
-    others = [p for p in ("/boot/grub/menu.lst", "/boot/grub/grub.conf") if system.is_file(p) and not system.is_symlink(p)]
-    for path in others:
-        text = system.read_text(path) or ""
-        new = _cmdline_lines(rewrite_cmdline(text, mapping), args, r"^\s*kernel\s")
-        if new != text:
-            actions.append(EditFile(path, text, new, what))
-    for path in system.glob("/boot/loader/entries/*.conf"):
-        text = system.read_text(path) or ""
-        new = rewrite_cmdline(text, mapping)
-        if args:
-            new = "".join(line.rstrip("\n") + " " + " ".join(a for a in args if a not in line.split()) + "\n"
-                          if line.startswith("options") and any(a not in line.split() for a in args) else line
-                          for line in new.splitlines(True))
-        if new != text:
-            actions.append(EditFile(path, text, new, what))
-    if mapping:
-        for path in ("/boot/grub2/grubenv", "/boot/grub/grubenv"):
-            if system.is_file(path) and not system.is_symlink(path):
-                action = _grubenv_action(facts, path, mapping)
-                if action:
-                    actions.append(action)
+    seen = set()
+    for loader in bootloaders.registered():
+        for edit in loader.edits(facts.system, facts.boot, mapping, args, what):
+            if edit.path in seen:
+                continue
+            seen.add(edit.path)
+            if edit.generator and edit.old is not None:
+                actions.append(RegenerateGrub(edit.path, edit.generator, edit.old, edit.new, edit.why, edit.kernel_args,
+                                              by_uuid=edit.by_uuid))
+            else:
+                actions.append(EditFile(edit.path, edit.old, edit.new, edit.why))
 
 
 def can_set_cmdline(facts: Facts) -> bool:
-    system = facts.system
-    return system.is_file("/etc/default/grub") or any(p.endswith("grub.cfg") for p in facts.boot.files) or \
-        any(system.is_file(p) for p in ("/boot/grub/menu.lst", "/boot/grub/grub.conf")) or bool(system.glob("/boot/loader/entries/*.conf"))
+    return any(loader.can_set_cmdline(facts.system, facts.boot) for loader in bootloaders.registered())
 
 
 def _ifcfg_dhcp(text: str, rename: Optional[Dict[str, str]] = None) -> str:
