@@ -78,6 +78,8 @@ def test_requires_only_what_the_base_repositories_carry(rpms, target):
         elif name != "markupsafe":  # markupsafe comes with the distribution's jinja2
             assert "python3-" + name in needed, "%s is neither bundled nor required" % name
     assert "sh" in bundled  # no target's base repositories have python3-sh
+    for name in ("report-v1.json", "fix-v1.json", "rollback-v1.json"):
+        assert "/usr/share/imsprep/imsprep/schema/" + name in files, name
     assert ("python3-psutil" in needed) == (target != "el7")  # EL7: imsprep reads /proc (imsprep/proc.py)
 
 
