@@ -13,11 +13,12 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Iterator, List, Optional
 
-from . import __version__, report, signals
+from . import __version__, i18n, report, signals
 from .config import Config
 from .config import load as load_config
 from .errors import ParseError, UserError
 from .facts import gather
+from .i18n import _
 from .knowledge import Knowledge
 from .rules import assess
 from .system import System
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .seal.cli import add_parser as add_seal_parser
 
     _global_options(add_seal_parser(sub, EPILOG), suppress=True)
+    i18n.translate_parser(parser)  # help in the reader's language (imsprep/messages.py)
     return parser
 
 
@@ -254,9 +256,9 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UserError("refusing to change anything without --yes (there is no terminal to ask on)")
-    sys.stderr.write(question + " [y/N] ")
+    sys.stderr.write(question + _(" [y/N] "))
     sys.stderr.flush()
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+    if sys.stdin.readline().strip().lower() not in ("y", "yes", _("y"), _("yes")):
         raise UserError("cancelled; nothing was changed")
 
 
@@ -299,7 +301,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
         out.flush()
         outcome = None
         if plan.actions and not args.dry_run:
-            confirm(args, "Apply these %d change(s)?" % len(plan.actions))
+            confirm(args, _("Apply these %(count)d change(s)?") % {"count": len(plan.actions)})
             check_free_space(system, plan)
             validate_plan(system, plan)
             journal = start_run(system)
@@ -312,7 +314,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
                     if not outcome.failed:
                         facts = gather(system, knowledge)
                         plan = build_plan(facts, assess(facts, targets), config.ignore_suites)
-                        out.write("\nPlan after removing the PV suites:\n")
+                        out.write("\n" + _("Plan after removing the PV suites:") + "\n")
                         out.write(render_plan(system, targets, plan))
                         check_free_space(system, plan)
                         validate_plan(system, plan)
@@ -324,7 +326,7 @@ def _fix(args: argparse.Namespace, system: System) -> int:
             facts = gather(system, knowledge)
             assessment = assess(facts, targets)
         elif args.dry_run and plan.actions:
-            out.write("dry run: nothing was changed\n")
+            out.write(_("dry run: nothing was changed") + "\n")
         data = report.build(assessment)
     result = {"schema": "imsprep-fix/1", "plan": plan.to_dict(), "applied": outcome.to_dict() if outcome else None, "report": data}
     if not args.dry_run:
@@ -333,18 +335,21 @@ def _fix(args: argparse.Namespace, system: System) -> int:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         if outcome is not None:
-            by_fallback = " (%d by a fallback)" % len(outcome.fallbacks) if outcome.fallbacks else ""
+            by_fallback = _(" (%(count)d by a fallback)") % {"count": len(outcome.fallbacks)} if outcome.fallbacks else ""
             missing = [t for t in targets if not assessment.ready(t)]  # why not ready, in one line
-            why = "; still not ready for %s: %s" % (" and ".join(t.upper() for t in missing),
-                                                    assessment.blocking(missing[0])[0].message) if missing else ""
-            sys.stdout.write("\nApplied: %d%s, failed: %d%s\n" % (len(outcome.done), by_fallback, len(outcome.failed), why))
+            why = _("; still not ready for %(targets)s: %(reason)s") % {
+                "targets": _(" and ").join(t.upper() for t in missing),
+                "reason": i18n.translate_message(assessment.blocking(missing[0])[0].message)} if missing else ""
+            sys.stdout.write("\n" + _("Applied: %(done)d%(fallback)s, failed: %(failed)d%(why)s") % {
+                "done": len(outcome.done), "fallback": by_fallback, "failed": len(outcome.failed), "why": why} + "\n")
             for step in outcome.steps:
-                sys.stdout.write("  %6.1f s  %s%s\n" % (step["seconds"], "" if step["ok"] else "FAILED: ", step["step"]))
+                sys.stdout.write("  %6.1f s  %s%s\n" % (step["seconds"], "" if step["ok"] else _("FAILED: "),
+                                                        i18n.translate_message(step["step"])))
             for line in outcome.fallbacks:
-                sys.stdout.write("  FALLBACK %s\n" % line)
+                sys.stdout.write("  %s %s\n" % (_("FALLBACK"), i18n.translate_message(line)))
             for line in outcome.failed:
-                sys.stdout.write("  FAILED %s\n" % line)
-            sys.stdout.write("\nAfter the fix:\n")
+                sys.stdout.write("  %s %s\n" % (_("FAILED"), i18n.translate_message(line)))
+            sys.stdout.write("\n" + _("After the fix:") + "\n")
         sys.stdout.write(report.render_text(data, color=use_color(args)))
     failed = bool(outcome and outcome.failed)
     return EXIT_READY if assessment.all_ready and not failed else EXIT_NOT_READY
@@ -362,33 +367,35 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
     with Lock(system, "rollback"):
         journal = Journal.last(system)
         if journal is None:
-            sys.stdout.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
+            runs = system.root.rstrip("/") + "/var/lib/imsprep/runs"
+            sys.stdout.write(_("nothing to roll back: no fix run in %(path)s") % {"path": runs} + "\n")
             return EXIT_READY
         entries = list(journal.entries())
         done = {str(e["path"]) for e in entries if e.get("op") == "restored"}
         changed = sorted({str(e["path"]) for e in entries if e.get("op") == "file"} - done)
         packages = [p for e in entries if e.get("op") == "packages-removed" for p in e.get("packages", [])]
-        sys.stdout.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
-            journal.run_id, len(changed), len(packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
+        sys.stdout.write(_("rollback of run %(run)s: %(files)d file(s), %(packages)d package(s)%(earlier)s") % {
+            "run": journal.run_id, "files": len(changed), "packages": len(packages),
+            "earlier": _(" (%(count)d file(s) restored by an earlier rollback)") % {"count": len(done)} if done else ""} + "\n")
         for path in changed[:40]:
-            sys.stdout.write("  restore %s\n" % path)
+            sys.stdout.write("  " + _("restore %(path)s") % {"path": path} + "\n")
         if len(changed) > 40:
-            sys.stdout.write("  ... and %d more files\n" % (len(changed) - 40))
+            sys.stdout.write("  " + _("... and %(count)d more files") % {"count": len(changed) - 40} + "\n")
         for name, version in packages:
-            sys.stdout.write("  reinstall %s %s\n" % (name, version))
+            sys.stdout.write("  " + _("reinstall %(name)s %(version)s") % {"name": name, "version": version} + "\n")
         if args.dry_run:
             result = rollback(system, journal, force=args.force, dry_run=True)
             _rollback_problems(result, dry_run=True)
-            sys.stdout.write("dry run: nothing was changed\n")
+            sys.stdout.write(_("dry run: nothing was changed") + "\n")
             return EXIT_READY if result.complete else EXIT_NOT_READY
-        confirm(args, "Roll back run %s?" % journal.run_id)
+        confirm(args, _("Roll back run %(run)s?") % {"run": journal.run_id})
         result = rollback(system, journal, force=args.force)
     _rollback_problems(result, dry_run=False)
     if result.complete:
-        sys.stdout.write("rolled back run %s\n" % journal.run_id)
+        sys.stdout.write(_("rolled back run %(run)s") % {"run": journal.run_id} + "\n")
         return EXIT_READY
-    sys.stdout.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
-                     % (journal.run_id, len(result.done), len(result.refused), len(result.failed)))
+    sys.stdout.write(_("run %(run)s rolled back in part: %(done)d restored, %(kept)d kept, %(failed)d not restored") % {
+        "run": journal.run_id, "done": len(result.done), "kept": len(result.refused), "failed": len(result.failed)} + "\n")
     return EXIT_NOT_READY
 
 
@@ -396,18 +403,21 @@ def _rollback_problems(result: "RollbackResult", dry_run: bool) -> None:
     refused = result.refused
     failed = result.failed
     if refused:
-        sys.stdout.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
-                         % ("would keep" if dry_run else "KEPT", len(refused)))
+        kept = _("would keep %(count)d file(s) changed since the fix (kept, so no later edit is lost):") if dry_run else \
+            _("KEPT %(count)d file(s) changed since the fix (kept, so no later edit is lost):")
+        sys.stdout.write(kept % {"count": len(refused)} + "\n")
         for diff in result.diffs:
             sys.stdout.write(diff)
-        sys.stdout.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
-                         % ("it" if len(refused) == 1 else "them", " ".join(refused)))
+        sys.stdout.write((_("`imsprep rollback --force` restores it anyway (the later edits are then lost): %(files)s")
+                          if len(refused) == 1 else
+                          _("`imsprep rollback --force` restores them anyway (the later edits are then lost): %(files)s"))
+                         % {"files": " ".join(refused)} + "\n")
     for line in failed:
-        sys.stdout.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
+        sys.stdout.write("%s %s\n" % (_("would fail:") if dry_run else _("NOT RESTORED:"), i18n.translate_message(line)))
     for line in result.given_up:
-        sys.stdout.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
+        sys.stdout.write("%s %s\n" % (_("would give up:") if dry_run else _("GIVEN UP:"), i18n.translate_message(line)))
     if any("missing" in f for f in failed):
-        sys.stdout.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
+        sys.stdout.write(_("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback") + "\n")
 
 
 def crash_log() -> str:
@@ -437,8 +447,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     if _command_needs_root(args) and os.geteuid() != 0:
-        sys.stderr.write("imsprep: error: %s must run as root (it changes the guest's files and keeps its journal "
-                         "under /var/lib/imsprep)\n" % args.command)
+        sys.stderr.write(i18n.error_line(_("%(command)s must run as root (it changes the guest's files and keeps its journal "
+                                           "under /var/lib/imsprep)") % {"command": args.command}))
         return EXIT_ERROR
     signals.install()  # SIGTERM and SIGHUP like SIGINT: child trees killed, journal noted
     try:
@@ -453,7 +463,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             from .seal.cli import cmd_seal
             return cmd_seal(args)
     except (UserError, ParseError) as exc:
-        sys.stderr.write("imsprep: error: %s\n" % exc)
+        sys.stderr.write(i18n.error_line(str(exc)))
         return EXIT_ERROR
     except KeyboardInterrupt as exc:
         return signals.interrupted(exc, args)
@@ -461,7 +471,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
-            sys.stderr.write("imsprep: error: %s: %s\n" % (exc.filename or "a file", exc.strerror or exc))
+            sys.stderr.write(i18n.error_line("%s: %s" % (exc.filename or _("a file"), _(exc.strerror) if exc.strerror else exc)))
             return EXIT_ERROR
         return _internal_error()
     except Exception:  # noqa: BLE001 - the one place every unexpected error ends: one line, a log file
@@ -472,9 +482,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _internal_error() -> int:
     try:
         path = crash_log()
-        where = "details in %s" % path
+        where = _("details in %(path)s") % {"path": path}
     except Exception:  # noqa: BLE001
-        where = "no log file could be written"
+        where = _("no log file could be written")
     kind = sys.exc_info()[0]
-    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (kind.__name__ if kind else "unknown", where))
+    sys.stderr.write(_("imsprep: internal error (%(kind)s): %(where)s; please report it") % {
+        "kind": kind.__name__ if kind else "unknown", "where": where} + "\n")
     return EXIT_INTERNAL

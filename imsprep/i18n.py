@@ -1,0 +1,298 @@
+"""Messages in the reader's language: gettext, domain ``imsprep``, catalogues in imsprep/locale.
+
+The language is the locale's, as gettext chooses it: LANGUAGE, LC_ALL, LC_MESSAGES, LANG (the first
+one set wins; ``C``/``POSIX`` mean English). Packages ship ``locale/<lang>/LC_MESSAGES/imsprep.mo``,
+compiled from the ``.po`` with Babel when they are built (setup.py, debian/rules, the spec,
+tools/build_pyz.py). Babel is not needed at run time: where there is no ``.mo`` (a source
+checkout), the ``.po`` is compiled in memory by the small reader below (stdlib only, Python 3.6).
+No catalogue for the language: English.
+
+Only what a person reads is translated: codes, JSON keys and JSON values stay English. Finding
+messages, plan lines and errors are built in English where they arise; :func:`translate_message`
+turns them into the reader's language at the presentation layer, through the English patterns in
+imsprep/messages.py (an untranslated or unknown text stays English)."""
+
+import argparse
+import ast
+import gettext
+import io
+import os
+import pkgutil
+import re
+import struct
+from typing import Dict, List, Optional, Pattern, Tuple
+
+DOMAIN = "imsprep"
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+
+_translation: Optional[gettext.NullTranslations] = None
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+def languages() -> List[str]:
+    """The locale's languages, most wanted first, as gettext.find expands them (``zh_CN.UTF-8`` ->
+    ``zh_CN``, ``zh``); empty for C/POSIX or no locale."""
+    value = ""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            break
+    out: List[str] = []
+    for item in value.split(":"):
+        if item in ("C", "POSIX") or item.startswith(("C.", "POSIX.")):
+            break
+        if not item:
+            continue
+        lang = item.split("@")[0].split(".")[0]
+        for candidate in (lang, lang.split("_")[0]):
+            if candidate and candidate not in out:
+                out.append(candidate)
+    return out
+
+
+def _read_packaged(lang: str, suffix: str) -> Optional[bytes]:
+    name = "%s/LC_MESSAGES/%s.%s" % (lang, DOMAIN, suffix)
+    path = os.path.join(LOCALE_DIR, *name.split("/"))
+    if os.path.isfile(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    try:  # inside the zipapp
+        return pkgutil.get_data(__name__.rpartition(".")[0], "locale/" + name)
+    except OSError:
+        return None
+
+
+def _po_string(lines: List[str]) -> str:
+    return "".join(ast.literal_eval(line) for line in lines)
+
+
+def parse_po(text: str) -> Dict[str, str]:
+    """msgid -> msgstr of a .po file (plural forms as ``msgid\\0plural`` -> ``form0\\0form1``, as in a
+    .mo); fuzzy and untranslated entries are left out, as msgfmt leaves them out."""
+    catalog: Dict[str, str] = {}
+    entry: Dict[str, List[str]] = {}
+    current: Optional[List[str]] = None
+    fuzzy = False
+
+    def flush() -> None:
+        nonlocal fuzzy
+        if "msgid" in entry:
+            msgid = _po_string(entry["msgid"])
+            if "msgid_plural" in entry:
+                msgid += "\0" + _po_string(entry["msgid_plural"])
+                forms = sorted(k for k in entry if k.startswith("msgstr["))
+                msgstr = "\0".join(_po_string(entry[k]) for k in forms)
+            else:
+                msgstr = _po_string(entry.get("msgstr", []))
+            if msgstr.replace("\0", "") and (not fuzzy or not msgid):
+                catalog[msgid] = msgstr
+        entry.clear()
+        fuzzy = False
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("#,") and "fuzzy" in line:
+                if "msgid" in entry:
+                    flush()
+                fuzzy = True
+            continue
+        if line.startswith('"'):
+            if current is not None:
+                current.append(line)
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword == "msgid" and "msgid" in entry:
+            flush()
+        current = entry.setdefault(keyword, [])
+        current.append(rest.strip())
+    flush()
+    return catalog
+
+
+def mo_bytes(catalog: Dict[str, str]) -> bytes:
+    """A GNU .mo file of ``catalog`` (the format gettext.GNUTranslations reads)."""
+    keys = sorted(catalog)
+    ids = b""
+    strs = b""
+    offsets = []
+    for key in keys:
+        k = key.encode("utf-8")
+        v = catalog[key].encode("utf-8")
+        offsets.append((len(ids), len(k), len(strs), len(v)))
+        ids += k + b"\0"
+        strs += v + b"\0"
+    start = 7 * 4 + 16 * len(keys)
+    koffsets: List[int] = []
+    voffsets: List[int] = []
+    for o1, l1, o2, l2 in offsets:
+        koffsets += [l1, o1 + start]
+        voffsets += [l2, o2 + start + len(ids)]
+    header = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + len(keys) * 8, 0, 0)
+    return header + struct.pack("%di" % len(koffsets), *koffsets) + struct.pack("%di" % len(voffsets), *voffsets) + ids + strs
+
+
+def load(langs: Optional[List[str]] = None) -> gettext.NullTranslations:
+    """The catalogue for ``langs`` (default: the locale's): the compiled .mo, else the .po compiled
+    here; English (NullTranslations) when there is neither."""
+    for lang in languages() if langs is None else langs:
+        data = _read_packaged(lang, "mo")
+        if data is None:
+            po = _read_packaged(lang, "po")
+            if po is not None:
+                data = mo_bytes(parse_po(po.decode("utf-8")))
+        if data is not None:
+            return gettext.GNUTranslations(io.BytesIO(data))
+    return gettext.NullTranslations()
+
+
+def translation() -> gettext.NullTranslations:
+    global _translation
+    if _translation is None:
+        _translation = load()
+    return _translation
+
+
+def reset() -> None:
+    """Forget the loaded catalogue (the locale changed: tests)."""
+    global _translation, _patterns
+    _translation = None
+    _patterns = None
+
+
+def _(message: str) -> str:
+    return translation().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translation().ngettext(singular, plural, n)
+
+
+def translated() -> bool:
+    """Whether a catalogue (not English) is in use."""
+    return type(translation()) is not gettext.NullTranslations
+
+
+# --- English messages built elsewhere, translated when shown -------------------------------------
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([sdr])|%%")
+_patterns: Optional[List[Tuple[Pattern[str], str, List[str]]]] = None
+
+
+def _compile(msgid: str) -> Tuple[Pattern[str], List[str]]:
+    names: List[str] = []
+    out = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(msgid):
+        out.append(re.escape(msgid[pos:m.start()]))
+        if m.group(0) == "%%":
+            out.append("%")
+        else:
+            names.append(m.group(1))
+            out.append(r"(?P<%s>-?\d+)" % m.group(1) if m.group(2) == "d" else r"(?P<%s>.+?)" % m.group(1))
+        pos = m.end()
+    out.append(re.escape(msgid[pos:]))
+    return re.compile("^" + "".join(out) + "$", re.S), names
+
+
+def _table() -> List[Tuple[Pattern[str], str, List[str]]]:
+    global _patterns
+    if _patterns is None:
+        from .messages import HELP, MESSAGES, WRAPPERS
+
+        def compiled(msgids: List[str]) -> List[Tuple[Pattern[str], str, List[str]]]:
+            out = []
+            for msgid in msgids:
+                pattern, names = _compile(msgid)
+                out.append((pattern, msgid, names))
+            # the most literal text first: "kernel %(k)s has no %(d)s driver" before "%(a)s; %(b)s"
+            out.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[1])))
+            return out
+
+        _patterns = compiled(WRAPPERS) + compiled(MESSAGES + HELP)
+    return _patterns
+
+
+def translate_message(text: str, _depth: int = 0) -> str:
+    """``text`` (an English message made from one of the patterns in imsprep/messages.py) in the
+    reader's language; its parameters are translated too where they are known messages. Unknown
+    text comes back unchanged."""
+    if not text or not translated() or _depth > 4:
+        return text
+    catalog = translation()
+    exact = catalog.gettext(text)
+    if exact != text:
+        return exact
+    for pattern, msgid, names in _table():
+        if "%(" not in msgid:
+            continue
+        m = pattern.match(text)
+        if not m:
+            continue
+        target = catalog.gettext(msgid)
+        if target == msgid:
+            return text
+        values = {name: translate_message(m.group(name), _depth + 1) for name in names}
+        return _PLACEHOLDER.sub(lambda p, values=values: "%" if p.group(0) == "%%" else values[p.group(1)], target)  # type: ignore[misc]
+    return text
+
+
+# --- the command line's help and argparse's own messages ----------------------------------------
+
+ARGPARSE_MESSAGES = [  # argparse's own texts (its gettext domain is ours here), as Python 3.6 to 3.13 spell them
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("optional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("show program's version number and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("expected one argument"),
+    N_("expected at least one argument"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+]
+
+
+def translate_parser(parser: argparse.ArgumentParser) -> None:
+    """Show the parser's help (descriptions, option help, epilogs) and argparse's own messages in the
+    reader's language: the English texts are written once, in cli.py, and looked up here."""
+    if not translated():
+        return
+    argparse._ = _  # type: ignore[attr-defined]  # argparse looks its texts up through this name
+    seen = set()
+
+    def walk(p: argparse.ArgumentParser) -> None:
+        if id(p) in seen:
+            return
+        seen.add(id(p))
+        p.description = translate_message(p.description) if p.description else p.description
+        p.epilog = translate_message(p.epilog) if p.epilog else p.epilog
+        for action in p._actions:  # argparse offers no public iterator over its actions
+            if action.help and action.help is not argparse.SUPPRESS:
+                action.help = translate_message(action.help)
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    if choice.help:
+                        choice.help = translate_message(choice.help)
+                for sub in action.choices.values():
+                    walk(sub)
+
+    walk(parser)
+
+
+def error_line(message: str) -> str:
+    """The one line a user error prints on stderr, in the reader's language."""
+    return _("imsprep: error: %(message)s") % {"message": translate_message(message)} + "\n"
