@@ -204,7 +204,7 @@ def _compile(msgid: str) -> Tuple[Pattern[str], List[str]]:
 def _table() -> List[Tuple[Pattern[str], str, List[str]]]:
     global _patterns
     if _patterns is None:
-        from .messages import HELP, MESSAGES, WRAPPERS
+        from .messages import HELP, MESSAGES, SEAL, WRAPPERS
 
         def compiled(msgids: List[str]) -> List[Tuple[Pattern[str], str, List[str]]]:
             out = []
@@ -215,7 +215,7 @@ def _table() -> List[Tuple[Pattern[str], str, List[str]]]:
             out.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[1])))
             return out
 
-        _patterns = compiled(WRAPPERS) + compiled(MESSAGES + HELP)
+        _patterns = compiled(WRAPPERS) + compiled(MESSAGES + HELP + SEAL)
     return _patterns
 
 

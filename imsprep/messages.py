@@ -243,3 +243,27 @@ HELP = [
     N_("fix"),
     N_("roll back"),
 ]
+
+# imsprep seal: the operations (seal/operations.py) and what cmd_seal says
+SEAL = [
+    N_("imsprep's own state: fix runs and their backups, lock, scratch, caches, logs (ends rollback)"),
+    N_("cloud-init's state and logs, as `cloud-init clean --logs`, so the new instance runs it as a first boot"),
+    N_("every user's shell (and REPL) histories: root, /home/*, homes from /etc/passwd"),
+    N_("every user's ~/.ssh/authorized_keys, emptied (off by default: you may still need to log in)"),
+    N_('logs under /var/log emptied in place, rotated ones (*.1 *.gz *-YYYYMMDD) and the journal removed'),
+    N_('login records: wtmp, btmp, lastlog, faillog emptied; wtmpdb/lastlog2 databases removed'),
+    N_("/etc/machine-id emptied (systemd makes a new one at boot); D-Bus's own copy removed"),
+    N_('SSH host keys, removed only when the guest makes new ones at boot (cloud-init, sshd-keygen)'),
+    N_('DHCP client leases (dhclient, dhcpcd, NetworkManager, systemd-networkd, wicked)'),
+    N_('udev rules that pin NIC names to MAC addresses, and a report of their copies in each initramfs'),
+    N_('NetworkManager connection files pinned to a MAC address'),
+    N_("/etc/hostname reset to 'localhost' (off by default: set it only when the cloud names the instance)"),
+    N_('downloaded packages and caches of apt, yum, dnf, zypper (package lists kept)'),
+    N_('everything in /tmp and /var/tmp'),
+    N_('crash dumps: /var/crash, systemd-coredump, ABRT, kdump'),
+    N_('the saved random seed, so instances do not start from the same one'),
+    N_("--poweroff works only on the live system (under --root, unmount the image and capture it)"),
+    N_("--log %(path)s is a directory; name a file"),
+    N_("fix run %(run)s could still be rolled back and sealing deletes its backups; pass --end-rollback to seal anyway "
+       "(or `imsprep rollback` first, or --skip imsprep-state); nothing was changed"),
+]
