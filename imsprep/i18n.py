@@ -166,6 +166,13 @@ def reset() -> None:
     _patterns = None
 
 
+def use_language(lang: str) -> None:
+    """Use ``lang`` (``zh_CN``; ``C`` for English) whatever the locale says (the man page build)."""
+    global _translation, _patterns
+    _translation = gettext.NullTranslations() if lang in ("C", "POSIX", "en") else load([lang, lang.split("_")[0]])
+    _patterns = None
+
+
 def _(message: str) -> str:
     return translation().gettext(message)
 
