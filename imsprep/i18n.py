@@ -20,12 +20,13 @@ import os
 import pkgutil
 import re
 import struct
+import sys
 from typing import Dict, List, Optional, Pattern, Tuple
 
 DOMAIN = "imsprep"
 LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 
-_translation: Optional[gettext.NullTranslations] = None
+_translation = None  # type: Optional[gettext.NullTranslations]
 
 
 def N_(message: str) -> str:
@@ -156,7 +157,20 @@ def translation() -> gettext.NullTranslations:
     global _translation
     if _translation is None:
         _translation = load()
+        if type(_translation) is not gettext.NullTranslations and not _can_write(_("Findings")):
+            # e.g. Python 3.6 where the locale is not installed: stdout is ASCII; English, not a crash
+            _translation = gettext.NullTranslations()
     return _translation
+
+
+def _can_write(sample: str) -> bool:
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            sample.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return False
+    return True
 
 
 def reset() -> None:
@@ -189,7 +203,7 @@ def translated() -> bool:
 # --- English messages built elsewhere, translated when shown -------------------------------------
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)([sdr])|%%")
-_patterns: Optional[List[Tuple[Pattern[str], str, List[str]]]] = None
+_patterns = None  # type: Optional[List[Tuple[Pattern[str], str, List[str]]]]
 
 
 def _compile(msgid: str) -> Tuple[Pattern[str], List[str]]:

@@ -96,7 +96,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.lang:
         i18n.use_language(args.lang)
-    sys.stdout.write(render())
+    sys.stdout.flush()
+    sys.stdout.buffer.write(render().encode("utf-8"))  # whatever the build's locale (groff's preconv reads UTF-8)
     return 0
 
 

@@ -127,7 +127,7 @@ def _environment() -> "jinja2.Environment":
     env.install_gettext_translations(i18n.translation(), newstyle=True)  # type: ignore[attr-defined]
     env.filters["tr"] = i18n.translate_message
     env.filters["pad"] = pad
-    env.globals["severity_label"] = lambda severity: i18n._(SEVERITY_LABELS.get(severity, severity))
+    env.globals["severity_label"] = lambda severity: i18n._(SEVERITY_LABELS.get(severity) or severity)
     return env
 
 
