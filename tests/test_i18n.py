@@ -37,7 +37,9 @@ def read_catalogue():
 
 def zh_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-    env.update(PYTHONPATH=REPO, NO_COLOR="1", LANG="zh_CN.UTF-8", IMSPREP_CONFIG="/nonexistent",
+    # PYTHONIOENCODING: Python 3.6 where zh_CN.UTF-8 is not installed would write ASCII, and imsprep
+    # then speaks English rather than fail (a locale that exists gives UTF-8 by itself)
+    env.update(PYTHONPATH=REPO, NO_COLOR="1", LANG="zh_CN.UTF-8", IMSPREP_CONFIG="/nonexistent", PYTHONIOENCODING="utf-8",
                IMSPREP_REPORT_DIR=os.environ.get("IMSPREP_REPORT_DIR", "/tmp/imsprep-test-reports"))
     env.update(extra)
     return env
@@ -214,6 +216,11 @@ def test_json_output_is_never_translated():
     assert english.returncode == chinese.returncode == 1
     assert json.loads(chinese.stdout) == json.loads(english.stdout)
     assert not CJK.search(chinese.stdout)
+
+
+def test_english_when_the_terminal_cannot_show_chinese():
+    proc = run(["check", "--root", SAMPLE], zh_env(PYTHONIOENCODING="ascii"))
+    assert proc.returncode == 1 and "NOT READY" in proc.stdout and proc.stderr == ""
 
 
 def test_lc_all_c_overrides_a_chinese_lang():
