@@ -21,7 +21,7 @@ import pkgutil
 import re
 import struct
 import sys
-from typing import Dict, List, Optional, Pattern, Tuple
+from typing import Dict, List, Optional, Tuple
 
 DOMAIN = "imsprep"
 LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
@@ -203,37 +203,70 @@ def translated() -> bool:
 # --- English messages built elsewhere, translated when shown -------------------------------------
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)([sdr])|%%")
-_patterns = None  # type: Optional[List[Tuple[Pattern[str], str, List[str]]]]
+MAX_TRANSLATED = 20000  # longer texts (a hostile guest's file content inside a message) stay English
+# a pattern: its literal pieces (one more than its parameters) and its parameters (name, conversion)
+_Pattern = Tuple[List[str], List[Tuple[str, str]]]
+_patterns = None  # type: Optional[List[Tuple[_Pattern, str]]]
 
 
-def _compile(msgid: str) -> Tuple[Pattern[str], List[str]]:
-    names: List[str] = []
-    out = []
+def _compile(msgid: str) -> _Pattern:
+    literals: List[str] = []
+    params: List[Tuple[str, str]] = []
+    current = ""
     pos = 0
     for m in _PLACEHOLDER.finditer(msgid):
-        out.append(re.escape(msgid[pos:m.start()]))
-        if m.group(0) == "%%":
-            out.append("%")
-        else:
-            names.append(m.group(1))
-            out.append(r"(?P<%s>-?\d+)" % m.group(1) if m.group(2) == "d" else r"(?P<%s>.+?)" % m.group(1))
+        current += msgid[pos:m.start()]
         pos = m.end()
-    out.append(re.escape(msgid[pos:]))
-    return re.compile("^" + "".join(out) + "$", re.S), names
+        if m.group(0) == "%%":
+            current += "%"
+            continue
+        literals.append(current)
+        params.append((m.group(1), m.group(2)))
+        current = ""
+    literals.append(current + msgid[pos:])
+    return literals, params
 
 
-def _table() -> List[Tuple[Pattern[str], str, List[str]]]:
+def _match(pattern: _Pattern, text: str) -> Optional[Dict[str, str]]:
+    """The parameters of ``text`` if it is made from ``pattern``: each literal piece is taken at its
+    first place after the previous one (the last at the end), every parameter at least one
+    character. Linear in the text, without backtracking, whatever the guest's files hold."""
+    literals, params = pattern
+    if not text.startswith(literals[0]):
+        return None
+    if not params:
+        return {} if text == literals[0] else None
+    values: Dict[str, str] = {}
+    pos = len(literals[0])
+    for index, (name, conversion) in enumerate(params):
+        literal = literals[index + 1]
+        if index == len(params) - 1:
+            end = len(text) - len(literal)
+            if end <= pos or not text.endswith(literal):
+                return None
+        elif not literal:
+            return None  # two parameters side by side: no place to split
+        else:
+            end = text.find(literal, pos + 1)
+            if end < 0:
+                return None
+        value = text[pos:end]
+        if conversion == "d" and not value.lstrip("-").isdigit():
+            return None
+        values[name] = value
+        pos = end + len(literal)
+    return values
+
+
+def _table() -> List[Tuple[_Pattern, str]]:
     global _patterns
     if _patterns is None:
         from .messages import HELP, MESSAGES, SEAL, WRAPPERS
 
-        def compiled(msgids: List[str]) -> List[Tuple[Pattern[str], str, List[str]]]:
-            out = []
-            for msgid in msgids:
-                pattern, names = _compile(msgid)
-                out.append((pattern, msgid, names))
+        def compiled(msgids: List[str]) -> List[Tuple[_Pattern, str]]:
+            out = [(_compile(msgid), msgid) for msgid in msgids if "%(" in msgid]
             # the most literal text first: "kernel %(k)s has no %(d)s driver" before "%(a)s; %(b)s"
-            out.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[1])))
+            out.sort(key=lambda item: -len("".join(item[0][0])))
             return out
 
         _patterns = compiled(WRAPPERS) + compiled(MESSAGES + HELP + SEAL)
@@ -244,24 +277,25 @@ def translate_message(text: str, _depth: int = 0) -> str:
     """``text`` (an English message made from one of the patterns in imsprep/messages.py) in the
     reader's language; its parameters are translated too where they are known messages. Unknown
     text comes back unchanged."""
-    if not text or not translated() or _depth > 4:
+    if not text or not translated() or _depth > 4 or len(text) > MAX_TRANSLATED:
         return text
     catalog = translation()
     exact = catalog.gettext(text)
     if exact != text:
         return exact
-    for pattern, msgid, names in _table():
-        if "%(" not in msgid:
-            continue
-        m = pattern.match(text)
-        if not m:
+    for pattern, msgid in _table():
+        values = _match(pattern, text)
+        if values is None:
             continue
         target = catalog.gettext(msgid)
         if target == msgid:
             return text
-        values = {name: translate_message(m.group(name), _depth + 1) for name in names}
-        return _PLACEHOLDER.sub(lambda p, values=values: "%" if p.group(0) == "%%" else values[p.group(1)], target)  # type: ignore[misc]
+        return _fill(target, {name: translate_message(value, _depth + 1) for name, value in values.items()})
     return text
+
+
+def _fill(target: str, values: Dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda p: "%" if p.group(0) == "%%" else values[p.group(1)], target)
 
 
 # --- the command line's help and argparse's own messages ----------------------------------------

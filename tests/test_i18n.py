@@ -161,6 +161,21 @@ def test_messages_built_in_english_are_shown_in_chinese_with_their_parameters(ch
     assert chinese.translate_message("something imsprep does not know: 42") == "something imsprep does not know: 42"
 
 
+def test_hostile_text_inside_a_message_costs_linear_time(chinese):
+    """A guest's file content ends up inside messages; matching never backtracks over it."""
+    import time
+
+    junk = "x: 'a' (b): c, d (needed for e); of kernel " * 400
+    message = "/etc/modprobe.d/x.conf:3 blacklists virtio_blk: '%s'" % junk
+    start = time.time()
+    for _ in range(20):
+        shown = chinese.translate_message(message)
+        chinese.translate_message(junk)
+    assert time.time() - start < 5
+    assert shown.startswith("/etc/modprobe.d/x.conf:3 将 virtio_blk 列入黑名单：'x: ")
+    assert chinese.translate_message("y" * 30000) == "y" * 30000
+
+
 def test_every_message_of_the_sample_guest_report_and_plan_has_a_pattern(chinese):
     """The patterns in imsprep/messages.py follow the English where it is built: a reworded message
     shows up here before a reader meets it in English."""
