@@ -335,6 +335,8 @@ def translate_parser(parser: argparse.ArgumentParser) -> None:
         seen.add(id(p))
         p.description = translate_message(p.description) if p.description else p.description
         p.epilog = translate_message(p.epilog) if p.epilog else p.epilog
+        for group in p._action_groups:  # titled by argparse before its texts could be translated
+            group.title = _(group.title) if group.title else group.title
         for action in p._actions:  # argparse offers no public iterator over its actions
             if action.help and action.help is not argparse.SUPPRESS:
                 action.help = translate_message(action.help)

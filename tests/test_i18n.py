@@ -275,6 +275,9 @@ def test_help_in_chinese():
     assert proc.stdout.startswith("用法：imsprep check")
     assert "在不做任何更改的情况下，检查本客户机" in proc.stdout and "退出码：" in proc.stdout
     assert "--no-cache" in proc.stdout and "show this help" not in proc.stdout
+    assert "\n选项:\n" in proc.stdout or "\n可选参数:\n" in proc.stdout  # argparse adds the colon
+    top = run(["--help"], zh_env())
+    assert "位置参数:" in top.stdout and "positional arguments" not in top.stdout
 
 
 def test_zh_CN_man_page():
