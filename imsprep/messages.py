@@ -281,6 +281,30 @@ SEAL = [
     N_('everything in /tmp and /var/tmp'),
     N_('crash dumps: /var/crash, systemd-coredump, ABRT, kdump'),
     N_('the saved random seed, so instances do not start from the same one'),
+    # notes of the seal plan
+    N_("sealing ends rollback: the backups of every `imsprep fix` run are deleted"),
+    N_("the initramfs listing cache of the machine running imsprep is outside the image and is kept"),
+    N_("cloud-init is not installed"),
+    N_("offline, the hooks in %(dir)s are not run (they are guest code): %(hooks)s"),
+    N_("%(hook)s (imsprep's first-boot hook) is cloud-init state and goes with it"),
+    N_("the reference procedure asks for empty authorized_keys before capture; this is off by default because you may "
+       "still need to log in (cloud-init installs the key pair of the new instance at its first boot)"),
+    N_("live: the journal files journald opens after --rotate stay (a few KiB of this shutdown)"),
+    N_("directories and the files services write to are kept (emptied, same owner and mode)"),
+    N_("live: what services log between the seal and the power-off (the shutdown itself) stays in the image"),
+    N_("live: the running system keeps its id in memory until it powers off"),
+    N_("no SSH host keys"),
+    N_("host keys kept: %(keys)s. Every instance of this image would share them; to renew them, enable cloud-init's ssh "
+       "module or run `ssh-keygen -A` at first boot"),
+    N_("removed because %(evidence)s (mechanism: %(mechanism)s)"),
+    N_("live: SSH sessions already open keep working (sshd is not stopped); new logins may fail until the next boot, so "
+       "power off right after sealing (--poweroff)"),
+    N_("live: the running DHCP client keeps its lease in memory; the network stays up"),
+    N_("NetworkManager configures a NIC without a connection file by DHCP (its automatic 'Wired connection')"),
+    N_("cloud-init sets the new instance's hostname from its metadata at first boot"),
+    N_("nothing in the guest names a new instance (no cloud-init): DHCP may, else it stays %(name)s"),
+    N_("live: sockets and private directories of running services are kept (%(paths)s)"),
+    N_("live: systemd-random-seed saves a fresh seed at shutdown; that one is new, not the old one"),
     N_("--poweroff works only on the live system (under --root, unmount the image and capture it)"),
     N_("--log %(path)s is a directory; name a file"),
     N_("fix run %(run)s could still be rolled back and sealing deletes its backups; pass --end-rollback to seal anyway "
