@@ -13,11 +13,12 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Iterator, List, Optional, TextIO
 
-from . import __version__, report, signals
+from . import __version__, i18n, report, signals
 from .config import Config
 from .config import load as load_config
 from .errors import ParseError, UserError
 from .facts import gather
+from .i18n import _
 from .knowledge import Knowledge
 from .rules import assess
 from .system import System
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .seal.cli import add_parser as add_seal_parser
 
     _global_options(add_seal_parser(sub, EPILOG), suppress=True)
+    i18n.translate_parser(parser)  # help in the reader's language (imsprep/messages.py)
     return parser
 
 
@@ -255,9 +257,9 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UserError("refusing to change anything without --yes (there is no terminal to ask on)")
-    sys.stderr.write(question + " [y/N] ")
+    sys.stderr.write(question + _(" [y/N] "))
     sys.stderr.flush()
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+    if sys.stdin.readline().strip().lower() not in ("y", "yes", _("y"), _("yes")):
         raise UserError("cancelled; nothing was changed")
 
 
@@ -280,16 +282,16 @@ def _fix(args: argparse.Namespace, system: System) -> int:
 
     def show(plan: "Plan", heading: Optional[str]) -> None:
         if heading:
-            out.write("\n%s\n" % heading)
+            out.write("\n%s\n" % _(heading))
         out.write(render_plan(system, targets, plan))
         out.flush()
 
     def ask(plan: "Plan") -> None:
-        confirm(args, "Apply these %d change(s)?" % len(plan.actions))
+        confirm(args, _("Apply these %(count)d change(s)?") % {"count": len(plan.actions)})
 
     run = orchestrate.fix(system, knowledge_for(config), targets, config.ignore_suites, args.dry_run, show, ask)
     if args.dry_run and run.plan.actions:
-        out.write("dry run: nothing was changed\n")
+        out.write(_("dry run: nothing was changed") + "\n")
     result = run.to_dict()
     if not args.dry_run:
         save_report("fix", result, system)
@@ -298,18 +300,21 @@ def _fix(args: argparse.Namespace, system: System) -> int:
     else:
         outcome, assessment = run.outcome, run.assessment
         if outcome is not None:
-            by_fallback = " (%d by a fallback)" % len(outcome.fallbacks) if outcome.fallbacks else ""
+            by_fallback = _(" (%(count)d by a fallback)") % {"count": len(outcome.fallbacks)} if outcome.fallbacks else ""
             missing = [t for t in targets if not assessment.ready(t)]  # why not ready, in one line
-            why = "; still not ready for %s: %s" % (" and ".join(t.upper() for t in missing),
-                                                    assessment.blocking(missing[0])[0].message) if missing else ""
-            sys.stdout.write("\nApplied: %d%s, failed: %d%s\n" % (len(outcome.done), by_fallback, len(outcome.failed), why))
+            why = _("; still not ready for %(targets)s: %(reason)s") % {
+                "targets": _(" and ").join(t.upper() for t in missing),
+                "reason": i18n.translate_message(assessment.blocking(missing[0])[0].message)} if missing else ""
+            sys.stdout.write("\n" + _("Applied: %(done)d%(fallback)s, failed: %(failed)d%(why)s") % {
+                "done": len(outcome.done), "fallback": by_fallback, "failed": len(outcome.failed), "why": why} + "\n")
             for step in outcome.steps:
-                sys.stdout.write("  %6.1f s  %s%s\n" % (step["seconds"], "" if step["ok"] else "FAILED: ", step["step"]))
+                sys.stdout.write("  %6.1f s  %s%s\n" % (step["seconds"], "" if step["ok"] else _("FAILED: "),
+                                                        i18n.translate_message(step["step"])))
             for line in outcome.fallbacks:
-                sys.stdout.write("  FALLBACK %s\n" % line)
+                sys.stdout.write("  %s %s\n" % (_("FALLBACK"), i18n.translate_message(line)))
             for line in outcome.failed:
-                sys.stdout.write("  FAILED %s\n" % line)
-            sys.stdout.write("\nAfter the fix:\n")
+                sys.stdout.write("  %s %s\n" % (_("FAILED"), i18n.translate_message(line)))
+            sys.stdout.write("\n" + _("After the fix:") + "\n")
         sys.stdout.write(report.render_text(run.report, color=use_color(args)))
     return EXIT_READY if run.ready() else EXIT_NOT_READY
 
@@ -326,30 +331,33 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
 
     def show(run: "RollbackRun") -> None:
         done = run.restored_earlier
-        out.write("rollback of run %s: %d file(s), %d package(s)%s\n" % (
-            run.run_id, len(run.changed), len(run.packages), " (%d file(s) restored by an earlier rollback)" % len(done) if done else ""))
+        out.write(_("rollback of run %(run)s: %(files)d file(s), %(packages)d package(s)%(earlier)s") % {
+            "run": run.run_id, "files": len(run.changed), "packages": len(run.packages),
+            "earlier": _(" (%(count)d file(s) restored by an earlier rollback)") % {"count": len(done)} if done else ""} + "\n")
         for path in run.changed[:40]:
-            out.write("  restore %s\n" % path)
+            out.write("  " + _("restore %(path)s") % {"path": path} + "\n")
         if len(run.changed) > 40:
-            out.write("  ... and %d more files\n" % (len(run.changed) - 40))
+            out.write("  " + _("... and %(count)d more files") % {"count": len(run.changed) - 40} + "\n")
         for name, version in run.packages:
-            out.write("  reinstall %s %s\n" % (name, version))
+            out.write("  " + _("reinstall %(name)s %(version)s") % {"name": name, "version": version} + "\n")
 
     def ask(run: "RollbackRun") -> None:
-        confirm(args, "Roll back run %s?" % run.run_id)
+        confirm(args, _("Roll back run %(run)s?") % {"run": run.run_id})
 
     run = orchestrate.rollback_last(system, args.force, args.dry_run, show, ask)
     if run.result is None:
-        out.write("nothing to roll back: no fix run in %s\n" % (system.root.rstrip("/") + "/var/lib/imsprep/runs"))
+        runs = system.root.rstrip("/") + "/var/lib/imsprep/runs"
+        out.write(_("nothing to roll back: no fix run in %(path)s") % {"path": runs} + "\n")
     else:
         _rollback_problems(run.result, args.dry_run, out)
         if args.dry_run:
-            out.write("dry run: nothing was changed\n")
+            out.write(_("dry run: nothing was changed") + "\n")
         elif run.complete:
-            out.write("rolled back run %s\n" % run.run_id)
+            out.write(_("rolled back run %(run)s") % {"run": run.run_id} + "\n")
         else:
-            out.write("run %s rolled back in part: %d restored, %d kept, %d not restored\n"
-                      % (run.run_id, len(run.result.done), len(run.result.refused), len(run.result.failed)))
+            out.write(_("run %(run)s rolled back in part: %(done)d restored, %(kept)d kept, %(failed)d not restored") % {
+                "run": run.run_id, "done": len(run.result.done), "kept": len(run.result.refused),
+                "failed": len(run.result.failed)} + "\n")
     code = EXIT_READY if run.complete else EXIT_NOT_READY
     if args.format == "json":
         data = run.to_dict()
@@ -362,18 +370,21 @@ def _rollback_problems(result: "RollbackResult", dry_run: bool, out: TextIO) -> 
     refused = result.refused
     failed = result.failed
     if refused:
-        out.write("%s %d file(s) changed since the fix (kept, so no later edit is lost):\n"
-                  % ("would keep" if dry_run else "KEPT", len(refused)))
+        kept = _("would keep %(count)d file(s) changed since the fix (kept, so no later edit is lost):") if dry_run else \
+            _("KEPT %(count)d file(s) changed since the fix (kept, so no later edit is lost):")
+        out.write(kept % {"count": len(refused)} + "\n")
         for diff in result.diffs:
             out.write(diff)
-        out.write("`imsprep rollback --force` restores %s anyway (the later edits are then lost): %s\n"
-                  % ("it" if len(refused) == 1 else "them", " ".join(refused)))
+        out.write((_("`imsprep rollback --force` restores it anyway (the later edits are then lost): %(files)s")
+                          if len(refused) == 1 else
+                          _("`imsprep rollback --force` restores them anyway (the later edits are then lost): %(files)s"))
+                         % {"files": " ".join(refused)} + "\n")
     for line in failed:
-        out.write("%s %s\n" % ("would fail:" if dry_run else "NOT RESTORED:", line))
+        out.write("%s %s\n" % (_("would fail:") if dry_run else _("NOT RESTORED:"), i18n.translate_message(line)))
     for line in result.given_up:
-        out.write("%s %s\n" % ("would give up:" if dry_run else "GIVEN UP:", line))
+        out.write("%s %s\n" % (_("would give up:") if dry_run else _("GIVEN UP:"), i18n.translate_message(line)))
     if any("missing" in f for f in failed):
-        out.write("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback\n")
+        out.write(_("`imsprep rollback --force` gives up on files whose backup is missing and finishes the rollback") + "\n")
 
 
 def crash_log() -> str:
@@ -403,8 +414,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     if _command_needs_root(args) and os.geteuid() != 0:
-        sys.stderr.write("imsprep: error: %s must run as root (it changes the guest's files and keeps its journal "
-                         "under /var/lib/imsprep)\n" % args.command)
+        sys.stderr.write(i18n.error_line(_("%(command)s must run as root (it changes the guest's files and keeps its journal "
+                                           "under /var/lib/imsprep)") % {"command": args.command}))
         return EXIT_ERROR
     signals.install()  # SIGTERM and SIGHUP like SIGINT: child trees killed, journal noted
     try:
@@ -419,7 +430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             from .seal.cli import cmd_seal
             return cmd_seal(args)
     except (UserError, ParseError) as exc:
-        sys.stderr.write("imsprep: error: %s\n" % exc)
+        sys.stderr.write(i18n.error_line(str(exc)))
         return EXIT_ERROR
     except KeyboardInterrupt as exc:
         return signals.interrupted(exc, args)
@@ -427,7 +438,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
-            sys.stderr.write("imsprep: error: %s: %s\n" % (exc.filename or "a file", exc.strerror or exc))
+            sys.stderr.write(i18n.error_line("%s: %s" % (exc.filename or _("a file"), _(exc.strerror) if exc.strerror else exc)))
             return EXIT_ERROR
         return _internal_error()
     except Exception:  # noqa: BLE001 - the one place every unexpected error ends: one line, a log file
@@ -438,9 +449,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _internal_error() -> int:
     try:
         path = crash_log()
-        where = "details in %s" % path
+        where = _("details in %(path)s") % {"path": path}
     except Exception:  # noqa: BLE001
-        where = "no log file could be written"
+        where = _("no log file could be written")
     kind = sys.exc_info()[0]
-    sys.stderr.write("imsprep: internal error (%s): %s; please report it\n" % (kind.__name__ if kind else "unknown", where))
+    sys.stderr.write(_("imsprep: internal error (%(kind)s): %(where)s; please report it") % {
+        "kind": kind.__name__ if kind else "unknown", "where": where} + "\n")
     return EXIT_INTERNAL

@@ -4,39 +4,40 @@ the options are written down once: in cli.py."""
 import argparse
 import sys
 import time
-from typing import List
+from typing import List, Optional
 
-from . import __version__
+from . import __version__, i18n
 from .cli import build_parser
 from .config import DEFAULT_PATH
+from .i18n import N_, _
 
 EXIT_STATUS = [
-    (0, "ready for every requested target (check), or fixed and ready (fix); rollback done"),
-    (1, "not ready for at least one requested target, or an action of fix failed"),
-    (2, "usage error or bad input: unknown option, unreadable --root or --image, bad imsprep.conf, "
-        "lock held by another run, no terminal to confirm on without --yes"),
-    (3, "internal error (a bug in imsprep: please report it with the output of -vv)"),
+    (0, N_("ready for every requested target (check), or fixed and ready (fix); rollback done")),
+    (1, N_("not ready for at least one requested target, or an action of fix failed")),
+    (2, N_("usage error or bad input: unknown option, unreadable --root or --image, bad imsprep.conf, "
+        "lock held by another run, no terminal to confirm on without --yes")),
+    (3, N_("internal error (a bug in imsprep: please report it with the output of -vv)")),
 ]
 
 ENVIRONMENT = [
-    ("IMSPREP_CONFIG", "read the configuration from this file instead of %s" % DEFAULT_PATH),
-    ("IMSPREP_DATA_DIR", "read the knowledge base (checks/) and templates (templates/) from this directory "
-                         "instead of the ones installed with imsprep"),
-    ("NO_COLOR", "when set and not empty, no colour in text output (--color always still colours)"),
-    ("TERM", "when dumb, no colour in text output unless --color always is given"),
+    ("IMSPREP_CONFIG", N_("read the configuration from this file instead of %(path)s")),
+    ("IMSPREP_DATA_DIR", N_("read the knowledge base (checks/) and templates (templates/) from this directory "
+                         "instead of the ones installed with imsprep")),
+    ("NO_COLOR", N_("when set and not empty, no colour in text output (--color always still colours)")),
+    ("TERM", N_("when dumb, no colour in text output unless --color always is given")),
 ]
 
 FILES = [
-    (DEFAULT_PATH, "defaults for targets, extra_drivers and ignore_suites; command line options override them"),
-    ("/etc/imsprep/cloud-init.conf", "mode=check (the default) or mode=fix: what the cloud-init hook runs at an "
-                                     "instance's first boot"),
-    ("/var/lib/imsprep/runs/", "journals and backups of fix runs, one directory per run, used by rollback"),
-    ("/var/lib/imsprep/lock", "keeps two fix or rollback runs on the same guest apart; names the holder"),
-    ("/var/log/imsprep/changes.log", "every change fix and rollback made, in plain words"),
-    ("/var/log/imsprep/cloud-init.log", "output and exit code of every run of the cloud-init hook"),
-    ("/var/cache/imsprep/", "cached initramfs listings (check --no-cache ignores them)"),
-    ("/usr/lib/imsprep/cloud-init-hook", "the cloud-init per-instance hook; imsprep-cloud-hook.service copies it to "
-                                         "/var/lib/cloud/scripts/per-instance/imsprep at every boot"),
+    (DEFAULT_PATH, N_("defaults for targets, extra_drivers and ignore_suites; command line options override them")),
+    ("/etc/imsprep/cloud-init.conf", N_("mode=check (the default) or mode=fix: what the cloud-init hook runs at an "
+                                     "instance's first boot")),
+    ("/var/lib/imsprep/runs/", N_("journals and backups of fix runs, one directory per run, used by rollback")),
+    ("/var/lib/imsprep/lock", N_("keeps two fix or rollback runs on the same guest apart; names the holder")),
+    ("/var/log/imsprep/changes.log", N_("every change fix and rollback made, in plain words")),
+    ("/var/log/imsprep/cloud-init.log", N_("output and exit code of every run of the cloud-init hook")),
+    ("/var/cache/imsprep/", N_("cached initramfs listings (check --no-cache ignores them)")),
+    ("/usr/lib/imsprep/cloud-init-hook", N_("the cloud-init per-instance hook; imsprep-cloud-hook.service copies it to "
+                                         "/var/lib/cloud/scripts/per-instance/imsprep at every boot")),
 ]
 
 SEE_ALSO = [("dracut", "8"), ("mkinitramfs", "8"), ("update-initramfs", "8"), ("grub-mkconfig", "8"),
@@ -64,29 +65,41 @@ def _options(parser: argparse.ArgumentParser) -> List[str]:
 
 
 def render() -> str:
+    """The man page in the reader's language (the locale, or ``--lang`` of the command line)."""
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    lines = [".TH IMSPREP 8 \"%s\" \"imsprep %s\" \"System Administration\"" % (time.strftime("%Y-%m-%d"), __version__),
-             ".SH NAME", "imsprep \\- " + _roff(parser.description or ""),
-             ".SH SYNOPSIS"]
+    lines = [".TH IMSPREP 8 \"%s\" \"imsprep %s\" \"%s\"" % (time.strftime("%Y-%m-%d"), __version__, _("System Administration")),
+             ".SH %s" % _("NAME"), "imsprep \\- " + _roff(parser.description or ""),
+             ".SH %s" % _("SYNOPSIS")]
     for name in sub.choices:
-        lines += [".B imsprep %s" % name, ".RI [ options ]", ".br"]
-    lines += [".SH DESCRIPTION", _roff(parser.description or "")]
+        lines += [".B imsprep %s" % name, ".RI [ %s ]" % _("options"), ".br"]
+    lines += [".SH %s" % _("DESCRIPTION"), _roff(parser.description or "")]
     for name, command in sub.choices.items():
-        lines += [".SH %s" % name.upper(), _roff(command.description or ""), ".SS Options"]
+        lines += [".SH %s" % name.upper(), _roff(command.description or ""), ".SS %s" % _("Options")]
         lines += _options(command)
-    lines += [".SH EXIT STATUS"]
+    lines += [".SH %s" % _("EXIT STATUS")]
     for code, meaning in EXIT_STATUS:
-        lines += [".TP", "\\fB%d\\fR" % code, _roff(meaning)]
-    lines += [".SH ENVIRONMENT"]
+        lines += [".TP", "\\fB%d\\fR" % code, _roff(_(meaning))]
+    lines += [".SH %s" % _("ENVIRONMENT")]
     for name, meaning in ENVIRONMENT:
-        lines += [".TP", "\\fB%s\\fR" % _roff(name), _roff(meaning)]
-    lines += [".SH FILES"]
+        lines += [".TP", "\\fB%s\\fR" % _roff(name), _roff(_(meaning) % {"path": DEFAULT_PATH} if "%(path)s" in meaning else _(meaning))]
+    lines += [".SH %s" % _("FILES")]
     for path, meaning in FILES:
-        lines += [".TP", "\\fI%s\\fR" % _roff(path), _roff(meaning)]
-    lines += [".SH SEE ALSO", ",\n".join("\\fB%s\\fR(%s)" % (_roff(name), section) for name, section in SEE_ALSO)]
+        lines += [".TP", "\\fI%s\\fR" % _roff(path), _roff(_(meaning))]
+    lines += [".SH %s" % _("SEE ALSO"), ",\n".join("\\fB%s\\fR(%s)" % (_roff(name), section) for name, section in SEE_ALSO)]
     return "\n".join(lines) + "\n"
 
 
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m imsprep.manpage", description="Print imsprep(8) in roff.")
+    parser.add_argument("--lang", help="the language (zh_CN; default: the locale's, as gettext chooses it; C: English)")
+    args = parser.parse_args(argv)
+    if args.lang:
+        i18n.use_language(args.lang)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(render().encode("utf-8"))  # whatever the build's locale (groff's preconv reads UTF-8)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.exit(main())

@@ -5,7 +5,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Dict
 
-from . import __version__
+from . import __version__, i18n
 from .facts import Facts
 from .knowledge import find_data_dir, packaged_text
 from .rules import Assessment
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 SCHEMA_ID = "imsprep-report/1"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_LABELS = {"error": i18n.N_("error"), "warning": i18n.N_("warning"), "info": i18n.N_("info")}
 
 
 def image_properties(assessment: Assessment) -> Dict[str, str]:
@@ -120,8 +121,22 @@ def _environment() -> "jinja2.Environment":
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # text output is in the reader's language (imsprep.i18n); JSON output never is
+    env.install_gettext_translations(i18n.translation(), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["tr"] = i18n.translate_message
+    env.filters["pad"] = pad
+    env.globals["severity_label"] = lambda severity: i18n._(SEVERITY_LABELS.get(severity) or severity)
     return env
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (a CJK character takes two)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+    return text + " " * max(width - used, 0)
 
 
 def render_text(report: Dict[str, object], color: bool = False) -> str:

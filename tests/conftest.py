@@ -10,6 +10,12 @@ REPO = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)
 sys.path.insert(0, REPO)
 
+# the tests read imsprep's English output whatever the developer's or CI's locale (tests/test_i18n.py
+# sets a Chinese locale where it wants one): gettext's order is LANGUAGE, LC_ALL, LC_MESSAGES, LANG
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
+
 from fakeguest import FakeGuest  # noqa: E402
 
 

@@ -28,8 +28,10 @@ def test_deb_contents(deb, tmp_path):
                  "./usr/lib/imsprep/cloud-init-hook", "./lib/systemd/system/imsprep-cloud-hook.service",
                  "./etc/logrotate.d/imsprep", "./usr/share/bash-completion/completions/imsprep",
                  "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json", "/imsprep/schema/rollback-v1.json",
-                 "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json", "/imsprep/seal/operations.py"):
+                 "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json", "/imsprep/seal/operations.py",
+                 "/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo", "./usr/share/man/zh_CN/man8/imsprep.8.gz"):
         assert path in listing, path
+    assert "imsprep.po" not in listing  # the compiled catalogue ships, its source stays in the source package
     modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines()}
     assert modes["./var/lib/imsprep/"] == "drwx------"
     info = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout
@@ -61,6 +63,9 @@ def test_deb_installs_and_checks_in_each_debian_release(deb, tmp_path, suite):
         guests.run(["chroot", root, "apt-get", "install", "-y", "-q", "/tmp/" + os.path.basename(deb)])
         proc = subprocess.run(["chroot", root, "imsprep", "check", "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         man = subprocess.run(["chroot", root, "test", "-s", "/usr/share/man/man8/imsprep.8.gz"])
+        # in Chinese with this release's jinja2 and the catalogue the package build compiled
+        chinese = subprocess.run(["chroot", root, "env", "LANG=zh_CN.UTF-8", "PYTHONIOENCODING=utf-8", "imsprep", "check"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # the completion works with this release's bash
         completion = subprocess.run(["chroot", root, "bash", "--norc", "--noprofile", "-c",
                                      "source /usr/share/bash-completion/completions/imsprep && complete -p imsprep"],
@@ -82,6 +87,7 @@ def test_deb_installs_and_checks_in_each_debian_release(deb, tmp_path, suite):
     assert report["distro"]["id"] == "debian" and report["kernels"][0]["version"] == guests.kver_of(root)
     assert report["kernels"][0]["targets"]["kvm"]["ready"] is True
     assert man.returncode == 0
+    assert chinese.returncode == proc.returncode and "检查结果" in chinese.stdout.decode("utf-8"), chinese.stderr.decode()
 
 
 @pytest.mark.skipif(not shutil.which("rpmbuild"), reason="needs rpm (tests/setup-deps.sh)")
@@ -95,8 +101,10 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
                  "/usr/share/imsprep/vendor/sh.py",
                  "/etc/imsprep/imsprep.conf", "/usr/lib/imsprep/cloud-init-hook", "/usr/lib/systemd/system/imsprep-cloud-hook.service", "/var/lib/imsprep",
                  "/etc/cloud/clean.d/99-imsprep", "/usr/share/imsprep/imsprep/kb/seal.json",
-                 "/usr/share/imsprep/imsprep/seal/operations.py"):
+                 "/usr/share/imsprep/imsprep/seal/operations.py", "/usr/share/imsprep/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo",
+                 "/usr/share/man/zh_CN/man8/imsprep.8.gz"):
         assert path in files, path
+    assert not [f for f in files if f.endswith(".po")]
     requires = subprocess.run(["rpm", "-qpR", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
     for dep in ("python3-psutil", "python3-jinja2", "dracut"):
         assert dep in requires
@@ -116,3 +124,10 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
     report = json.loads(proc.stdout)
     validate_report(report)
     assert report["verdict"]["kvm"]["ready"] is False
+    # in Chinese, from the catalogue compiled in %build (no .po in the payload)
+    proc = subprocess.run(["/usr/bin/python3", "-c", "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/vendor']; from imsprep.cli import main; "
+                           "sys.exit(main(['check', '--root', sys.argv[2]]))",
+                           str(payload / "usr" / "share" / "imsprep"), os.path.join(REPO, "examples", "sample-guest")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env={"PATH": os.environ["PATH"], "IMSPREP_CONFIG": "/nonexistent", "LANG": "zh_CN.UTF-8", "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 1 and "未就绪" in proc.stdout.decode("utf-8"), proc.stderr.decode()

@@ -39,6 +39,7 @@ def test_pyz_holds_pure_python_only(pyz):
         names = zf.namelist()
     assert "__main__.py" in names and "sh.py" in names and "imsprep/kb/drivers.json" in names
     assert "imsprep/templates/report.txt.j2" in names and "markupsafe/_native.py" in names
+    assert "imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo" in names  # compiled by build_pyz (Babel), read from the archive
     assert not [n for n in names if n.endswith((".so", ".pyc")) or n.startswith("psutil")]
     with open(pyz, "rb") as fh:
         assert fh.readline() == b"#!/usr/bin/env python3\n"
@@ -71,3 +72,15 @@ def test_pyz_fix_dry_run_and_live_check_on_python36(pyz):
     live, _ = run_pyz(PY36, pyz, "check", "-v", "--format", "json")
     assert live.returncode in (0, 1) and "Traceback" not in live.stderr, live.stderr[-3000:]
     assert "psutil not available" in live.stderr and json.loads(live.stdout)["live"] is True
+
+
+@pytest.mark.parametrize("python", [sys.executable, PY36], ids=["this-python", "python3.6"])
+def test_pyz_speaks_chinese_from_its_compiled_catalogue(pyz, python):
+    """The .mo inside the archive (no .po there, no Babel on the guest) gives the zh_CN report."""
+    if not os.path.exists(python):
+        pytest.skip("%s absent" % python)
+    proc = subprocess.run([python, "-I", pyz, "check", "--root", SAMPLE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(CLEAN_ENV, LANGUAGE="zh_CN"), cwd="/", timeout=300)
+    out = proc.stdout.decode("utf-8")
+    assert proc.returncode == 1, proc.stderr.decode()[-2000:]
+    assert "未就绪" in out and "检查结果" in out and "NOT READY" not in out

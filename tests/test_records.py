@@ -202,7 +202,8 @@ def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
     wheel = next((tmp_path / "dist").glob("imsprep-*.whl"))
     names = zipfile.ZipFile(str(wheel)).namelist()
     for name in ("imsprep/schema/report-v1.json", "imsprep/schema/fix-v1.json", "imsprep/schema/rollback-v1.json",
-                 "imsprep/bootloaders/systemd_boot.py", "imsprep/completion.py"):
+                 "imsprep/bootloaders/systemd_boot.py", "imsprep/completion.py",
+                 "imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo"):  # compiled by setup.py's build_py (Babel)
         assert name in names, name
     with zipfile.ZipFile(str(wheel)) as whl:
         assert json.loads(whl.read("imsprep/schema/fix-v1.json")) == load("fix-v1.json")
@@ -212,7 +213,8 @@ def test_wheel_and_sdist_ship_schemas_and_completion_generator(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with tarfile.open(str(tmp_path / "sdist" / proc.stdout.split()[-1])) as sdist:
         names = ["/".join(n.split("/")[1:]) for n in sdist.getnames()]
-    for name in ("schema/report-v1.json", "schema/fix-v1.json", "schema/rollback-v1.json", "imsprep/completion.py"):
+    for name in ("schema/report-v1.json", "schema/fix-v1.json", "schema/rollback-v1.json", "imsprep/completion.py",
+                 "imsprep/locale/zh_CN/LC_MESSAGES/imsprep.po", "setup.py"):
         assert name in names, name
 
 

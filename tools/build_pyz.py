@@ -117,6 +117,30 @@ def imsprep_members():
             if name.endswith(suffix):
                 with open(os.path.join(REPO, source, name), "rb") as fh:
                     out.append((target + "/" + name, fh.read()))
+    return out + catalog_members()
+
+
+def catalog_members():
+    """The gettext catalogues, compiled with Babel (needed here, never where the pyz runs):
+    imsprep/locale/<lang>/LC_MESSAGES/imsprep.mo, read from the archive by imsprep.i18n."""
+    try:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+    except ImportError:
+        raise SystemExit("build_pyz: Babel is needed to compile the gettext catalogues (pip install Babel, or python3-babel)") from None
+    out = []
+    locale = os.path.join(REPO, "imsprep", "locale")
+    for lang in sorted(os.listdir(locale)):
+        po = os.path.join(locale, lang, "LC_MESSAGES", "imsprep.po")
+        if not os.path.isfile(po):
+            continue
+        with open(po, "rb") as fh:
+            catalog = read_po(fh)
+        buf = io.BytesIO()
+        write_mo(buf, catalog, use_fuzzy=False)
+        out.append(("imsprep/locale/%s/LC_MESSAGES/imsprep.mo" % lang, buf.getvalue()))
+    if not out:
+        raise SystemExit("build_pyz: no gettext catalogue in %s" % locale)
     return out
 
 

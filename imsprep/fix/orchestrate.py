@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import report
 from ..facts import Facts, gather
+from ..i18n import N_
 from ..knowledge import Knowledge
 from ..rules import Assessment, assess
 from ..system import System
@@ -84,7 +85,7 @@ def fix(system: System, knowledge: Knowledge, targets: List[str], ignore_suites:
                 outcome.merge(apply_plan(system, plan.only(suites), journal))
                 if not outcome.failed:
                     facts, assessment, plan = _plan(system, knowledge, targets, ignore_suites)
-                    show(plan, "Plan after removing the PV suites:")
+                    show(plan, N_("Plan after removing the PV suites:"))
                     check_free_space(system, plan)
                     validate_plan(system, plan)
                     outcome.merge(apply_plan(system, plan, journal))

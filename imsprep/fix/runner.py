@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List
 
 from ..errors import UserError
 from ..heartbeat import heartbeat
+from ..i18n import translate_message
 from ..system import System
 from .actions import ActionFailed, Applied, ApplyResult
 from .journal import Journal, file_state, same_state
@@ -25,7 +26,7 @@ def stderr_progress(message: str) -> None:
     if QUIET:
         return
     try:
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(translate_message(message) + "\n")  # in the reader's language (imsprep/messages.py)
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

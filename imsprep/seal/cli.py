@@ -6,6 +6,7 @@ import sys
 from typing import List
 
 from ..errors import UserError
+from ..i18n import _, translate_message
 from ..system import System
 from . import REGISTRY, Context, SealPlan, build_plan, select
 
@@ -59,34 +60,37 @@ def list_operations() -> str:
 def render_plan(plan: SealPlan, log_target: str) -> str:
     system = plan.ctx.system
     out: List[str] = []
-    where = "the running system" if system.live else "the guest at %s" % system.root
-    out.append("imsprep seal: plan for %s (distro family: %s)" % (where, plan.ctx.family))
-    out.append("Sealing is one-way: nothing removed is kept anywhere (no backup, no rollback). The list of what is")
-    out.append("removed goes to %s." % log_target)
+    where = _("the running system") if system.live else _("the guest at %(root)s") % {"root": system.root}
+    out.append(_("imsprep seal: plan for %(where)s (distro family: %(family)s)") % {"where": where, "family": plan.ctx.family})
+    out += (_("Sealing is one-way: nothing removed is kept anywhere (no backup, no rollback). The list of what is\n"
+              "removed goes to %(log)s.") % {"log": translate_message(log_target)}).split("\n")
     if plan.rollback_run:
-        out.append("Sealing ends rollback: fix run %s could still be rolled back, and its backups are deleted." % plan.rollback_run)
+        out.append(_("Sealing ends rollback: fix run %(run)s could still be rolled back, and its backups are deleted.")
+                   % {"run": plan.rollback_run})
     out.append("")
     for op_plan in plan.ops:
         op = op_plan.operation
         on = op.name in plan.selected
         changes = op_plan.changes
         state = "on " if on else "off"
-        out.append("[%s] %s: %s" % (state, op.name, op.description))
+        out.append("[%s] %s: %s" % (state, op.name, translate_message(op.description)))
         if not on:
             if changes:
-                out.append("      not applied: would change %d item(s) (%s)" % (
-                    len(changes), "add it with --only defaults,%s" % op.name if not op.default else "skipped"))
+                out.append("      " + _("not applied: would change %(count)d item(s) (%(how)s)") % {
+                    "count": len(changes),
+                    "how": _("add it with --only defaults,%(op)s") % {"op": op.name} if not op.default else _("skipped")})
             for note in op_plan.notes:
-                out.append("      note: %s" % note)
+                out.append("      " + _("note: %(note)s") % {"note": translate_message(note)})
             continue
         for item in op_plan.items:
             out.append("      %s" % item.summary())
         if not op_plan.items:
-            out.append("      nothing to do")
+            out.append("      " + _("nothing to do"))
         for note in op_plan.notes:
-            out.append("      note: %s" % note)
+            out.append("      " + _("note: %(note)s") % {"note": translate_message(note)})
     out.append("")
-    out.append("Total: %d change(s) in %d operation(s)." % (len(plan.changes()), len([p for p in plan.active() if p.changes])))
+    out.append(_("Total: %(changes)d change(s) in %(ops)d operation(s).") % {
+        "changes": len(plan.changes()), "ops": len([p for p in plan.active() if p.changes])})
     return "\n".join(out) + "\n"
 
 
@@ -130,11 +134,11 @@ def cmd_seal(args: argparse.Namespace) -> int:
     if args.log and os.path.isdir(args.log):
         raise UserError("--log %s is a directory; name a file" % args.log)
     selected = select(args.only, args.skip)
-    log_target = os.path.abspath(args.log) if args.log else "%s (in the guest, emptied when the seal ends)" % SEAL_LOG
+    log_target = os.path.abspath(args.log) if args.log else _("%(path)s (in the guest, emptied when the seal ends)") % {"path": SEAL_LOG}
     if args.dry_run:
         plan = build_plan(Context(system), selected)
         sys.stdout.write(render_plan(plan, log_target))
-        sys.stdout.write("dry run: nothing was changed\n")
+        sys.stdout.write(_("dry run: nothing was changed") + "\n")
         return EXIT_OK
     state_existed = system.is_dir(STATE_DIR)
     with Lock(system, "seal"):
@@ -147,7 +151,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         if changes:
             if plan.rollback_run and "imsprep-state" in selected:
                 confirm_end_rollback(args, plan.rollback_run)
-            confirm(args, "Seal: apply these %d change(s)? This cannot be undone." % len(changes))
+            confirm(args, _("Seal: apply these %(count)d change(s)? This cannot be undone.") % {"count": len(changes)})
             log = SealLog(system, None if args.log else SEAL_LOG, args.log)
             try:
                 outcome = apply_plan(plan, log, progress=lambda m: print(m, file=sys.stderr))
@@ -160,17 +164,18 @@ def cmd_seal(args: argparse.Namespace) -> int:
     if not state_existed and system.is_dir(STATE_DIR) and not system.listdir(STATE_DIR):
         os.rmdir(system.host_path(STATE_DIR))  # made only for this run's lock
     if outcome is None:
-        sys.stdout.write("nothing to seal\n")
+        sys.stdout.write(_("nothing to seal") + "\n")
     else:
-        sys.stdout.write("\nSealed: %d done, %d failed\n" % (len(outcome.done), len(outcome.failed)))
+        sys.stdout.write("\n" + _("Sealed: %(done)d done, %(failed)d failed") % {"done": len(outcome.done), "failed": len(outcome.failed)}
+                         + "\n")
         for line in outcome.failed:
-            sys.stdout.write("  FAILED %s\n" % line)
+            sys.stdout.write("  %s %s\n" % (_("FAILED"), line))
         if args.log:
-            sys.stdout.write("list of what was removed: %s\n" % os.path.abspath(args.log))
+            sys.stdout.write(_("list of what was removed: %(path)s") % {"path": os.path.abspath(args.log)} + "\n")
         if outcome.failed:
             return EXIT_FAILED
     if args.poweroff:
         return poweroff(system)
     if system.live:
-        sys.stdout.write("power off (imsprep seal --poweroff, or shutdown) before capturing: a reboot would write new state\n")
+        sys.stdout.write(_("power off (imsprep seal --poweroff, or shutdown) before capturing: a reboot would write new state") + "\n")
     return EXIT_OK
