@@ -247,17 +247,10 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
             plan.notes.append("%s is left alone: it does not affect %s" % (
                 suite["name"], " or ".join(t.upper() for t in assessment.targets)))
             continue
-        order = suite.get("uninstall", {}).get("package_order", [])
-        packages: List[Tuple[str, str]] = []
-        for pattern in list(order) + list(suite.get("packages", [])):
-            for name in facts.packages.match(pattern):
-                if name not in [p[0] for p in packages]:
-                    packages.append((name, facts.packages.versions[name]))
-        files = []
+        packages: List[Tuple[str, str]] = [(name, facts.packages.versions[name]) for name in found.removable]
+        files: List[str] = []
         for name, _ in packages:  # a purge deletes modified configuration files too: keep them
-            if facts.distro.package_db == "dpkg":
-                conffiles = system_conffiles(facts, name)
-                files += [f for f in conffiles if f not in files]
+            files += [f for f in found.conffiles.get(name, []) if f not in files]
         for entry in found.evidence:
             if entry.startswith("file "):
                 files.append(entry[len("file "):])
@@ -271,12 +264,6 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
         action = RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files)
         action.findings = [reported[found.id]]
         plan.actions.append(action)
-
-
-def system_conffiles(facts: Facts, package: str) -> List[str]:
-    text = facts.system.read_text("/var/lib/dpkg/info/%s.conffiles" % package) or \
-        facts.system.read_text("/var/lib/dpkg/info/%s:amd64.conffiles" % package) or ""
-    return [line.strip() for line in text.splitlines() if line.strip().startswith("/")]
 
 
 def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:
