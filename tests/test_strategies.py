@@ -191,3 +191,16 @@ def test_validator_reports_wrong_types_and_missing_keys():
     with pytest.raises(UserError) as info:
         kbschema.validate("drivers.json", {"targets": {}, "xen_pv_only_symbols": "x"}, "/kb/drivers.json")
     assert str(info.value) == "knowledge base /kb/drivers.json: xen_pv_only_symbols: must be a list"
+
+
+def test_dpkg_builds_no_path_from_a_hostile_package_name(tmp_path):
+    guest = FakeGuest(tmp_path / "g")
+    guest.write("/var/lib/dpkg/status", "Package: ../../../etc/x\nStatus: install ok installed\nArchitecture: ../y\nVersion: 1\n\n"
+                                        "Package: ok\nStatus: install ok installed\nArchitecture: ../y\nVersion: 1\n\n")
+    guest.write("/etc/x.conffiles", "/etc/leaked\n")
+    guest.write("/var/lib/dpkg/y.conffiles", "/etc/leaked\n")
+    system = System(guest.root)
+    dpkg = pkgmgr.lookup("dpkg")
+    packages = dpkg.read_installed(system)
+    assert sorted(packages.versions) == ["../../../etc/x", "ok"]
+    assert dpkg.conffiles(system, "../../../etc/x", packages) == [] and dpkg.conffiles(system, "ok", packages) == []

@@ -50,9 +50,11 @@ class Dpkg(PackageManager):
     def info_file(self, system: System, name: str, packages: Packages, suffix: str) -> Optional[str]:
         """``/var/lib/dpkg/info/NAME.SUFFIX``, or ``NAME:ARCH.SUFFIX`` (Multi-Arch: same packages),
         ARCH the package's own architecture from the status file."""
+        if not re.match(r"^[a-z0-9][a-z0-9.+-]*$", name):
+            return None  # not a Debian package name (a hostile status file): no path is built from it
         candidates = ["%s/%s.%s" % (INFO, name, suffix)]
         arch = packages.arch.get(name)
-        if arch:
+        if arch and re.match(r"^[a-z0-9-]+$", arch):
             candidates.append("%s/%s:%s.%s" % (INFO, name, arch, suffix))
         for path in candidates:
             if system.is_file(path):
