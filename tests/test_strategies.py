@@ -204,3 +204,13 @@ def test_dpkg_builds_no_path_from_a_hostile_package_name(tmp_path):
     packages = dpkg.read_installed(system)
     assert sorted(packages.versions) == ["../../../etc/x", "ok"]
     assert dpkg.conffiles(system, "../../../etc/x", packages) == [] and dpkg.conffiles(system, "ok", packages) == []
+
+
+@pytest.mark.parametrize("name", ["dracut", "initramfs-tools", "suse-mkinitrd"])
+def test_rebuild_runs_a_program_the_sandbox_confines_as_a_build(name):
+    from imsprep.fix.sandbox import BUILD_PROGRAMS
+
+    strategy = generators.lookup(Knowledge(), name)
+    for live in (True, False):
+        argv = strategy.rebuild_argv("6.1.0-50-amd64", "/boot/vmlinuz-6.1.0-50-amd64", ["virtio_blk"], live, None)("/boot/new")
+        assert argv[0] in strategy.build_programs and argv[0] in BUILD_PROGRAMS and "/boot/new" in argv, argv

@@ -7,12 +7,12 @@ checks/generators.json, and a fixture test (see README, "Adding a generator / pa
 
 import importlib
 import pkgutil
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from ..knowledge import Knowledge
 from .base import REGISTRY, InitramfsGenerator, register
 
-__all__ = ["InitramfsGenerator", "register", "lookup", "all_generators", "names"]
+__all__ = ["InitramfsGenerator", "register", "lookup", "all_generators", "names", "generator_programs"]
 
 
 def _load_modules() -> None:
@@ -22,6 +22,11 @@ def _load_modules() -> None:
 
 
 _load_modules()
+
+
+def generator_programs() -> Set[str]:
+    """Every program a generator strategy runs to build an image."""
+    return {program for cls in REGISTRY.values() for program in cls.build_programs}
 
 
 def names() -> List[str]:

@@ -81,6 +81,7 @@ class InitramfsGenerator:
     dropin = ""  # the file fix writes so every future image keeps the drivers
     dropin_why = ""  # why fix edits it (shown in the plan)
     config_glob = "*"  # which files of the config_dirs are read
+    build_programs: Tuple[str, ...] = ()  # what rebuild_argv runs (sandboxed with no capabilities)
 
     def __init__(self, name: str, spec: Dict[str, Any]):
         self.name = name

@@ -14,6 +14,7 @@ class Dracut(InitramfsGenerator):
     dropin = "/etc/dracut.conf.d/90-imsprep.conf"
     dropin_why = "dracut adds the XEN/KVM drivers to every initramfs"
     config_glob = "*.conf"
+    build_programs = ("dracut",)
 
     def read_config(self, system: System, info: GeneratorInfo) -> None:
         for path in self.config_paths(system):

@@ -20,6 +20,7 @@ class InitramfsTools(InitramfsGenerator):
     name = "initramfs-tools"
     dropin = "/etc/initramfs-tools/modules"
     dropin_why = "initramfs-tools adds the XEN/KVM drivers to every initramfs"
+    build_programs = ("mkinitramfs", "update-initramfs")
 
     def read_config(self, system: System, info: GeneratorInfo) -> None:
         for path in self.config_paths(system):

@@ -12,6 +12,7 @@ class SuseMkinitrd(InitramfsGenerator):
     name = "suse-mkinitrd"
     dropin = "/etc/sysconfig/kernel"
     dropin_why = "mkinitrd adds the XEN/KVM drivers to every initrd"
+    build_programs = ("mkinitrd",)
 
     def installed(self, system: System, family: str) -> bool:
         if family != "suse":
