@@ -11,6 +11,7 @@ import pkgutil
 from typing import Any, Dict, List, Optional
 
 from .errors import UserError
+from .kbschema import validate
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,6 +51,21 @@ def packaged_text(kind: str, name: str) -> Optional[str]:
     return data.decode("utf-8") if data is not None else None
 
 
+def load_checked(directory: str, name: str) -> Dict[str, Any]:
+    """Knowledge-base file ``name``, validated against its schema (imsprep/kbschema.py)."""
+    path = os.path.join(directory, name)
+    try:
+        if not os.path.isdir(directory) and in_zipapp():
+            data = json.loads(packaged_text("checks", name) or "")
+        else:
+            with open(path) as fh:
+                data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UserError("cannot read knowledge base file %s: %s" % (path, exc)) from None
+    validate(name, data, path)
+    return data
+
+
 class Knowledge:
     def __init__(self, directory: Optional[str] = None):
         self.directory = directory or find_data_dir("checks")
@@ -57,16 +73,26 @@ class Knowledge:
         self.pv_suites: List[Dict[str, Any]] = self._load("pv_suites.json")["suites"]
         self.distros = self._load("distros.json")
         self.generators = self._load("generators.json")["generators"]
+        self._check_names()
 
     def _load(self, name: str) -> Dict[str, Any]:
-        path = os.path.join(self.directory, name)
-        try:
-            if not os.path.isdir(self.directory) and in_zipapp():
-                return json.loads(packaged_text("checks", name) or "")
-            with open(path) as fh:
-                return json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise UserError("cannot read knowledge base file %s: %s" % (path, exc)) from None
+        return load_checked(self.directory, name)
+
+    def _check_names(self) -> None:
+        """Every generator of the knowledge base has its strategy (imsprep/generators/), and the
+        preferences name only known generators."""
+        from . import generators
+
+        where = os.path.join(self.directory, "generators.json")
+        for name in self.generators:
+            if name not in generators.names():
+                raise UserError("knowledge base %s: generators.%s: no such generator strategy (known: %s)"
+                                % (where, name, ", ".join(generators.names())))
+        for family, names in self.distros["generator_preference"].items():
+            for name in names:
+                if name not in self.generators:
+                    raise UserError("knowledge base %s: generator_preference.%s: unknown generator %r"
+                                    % (os.path.join(self.directory, "distros.json"), family, name))
 
     def add_extra_drivers(self, names: List[str]) -> None:
         """Modules from imsprep.conf that every initramfs must hold too, for every target."""

@@ -216,7 +216,10 @@ def test_itools_managed_block_leaves_out_what_the_guest_lists(tmp_path):
 
 
 def test_dracut_dropin_leaves_out_what_the_guest_adds(tmp_path):
-    from imsprep.fix.plan import DRACUT_DROPIN, _plan_generator_config
+    from imsprep.fix.plan import _plan_generator_config
+    from imsprep.generators.dracut import Dracut
+
+    DRACUT_DROPIN = Dracut.dropin
 
     guest, kver = debian_guest(tmp_path / "g", modules=["ext4"])
     guest.executable("/usr/bin/dracut")

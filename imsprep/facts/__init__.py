@@ -5,6 +5,7 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
+from .. import generators
 from ..errors import ParseError
 from ..knowledge import Knowledge
 from ..system import System
@@ -103,8 +104,8 @@ def locate_initramfs(facts: Facts, kernel: Kernel) -> InitramfsFact:
             path = entry.initrd_paths[-1]
             return InitramfsFact(kernel.kver, path, "bootloader entry %r (%s:%d)" % (entry.title, entry.source, entry.line))
     names: List[str] = []
-    for spec in facts.knowledge.generators.values():
-        for pattern in spec["image_names"]:
+    for strategy in generators.all_generators(facts.knowledge):
+        for pattern in strategy.image_names:
             name = pattern.format(kver=kernel.kver)
             if name not in names:
                 names.append(name)
@@ -161,7 +162,11 @@ def list_with_tool(facts: Facts, fact: InitramfsFact) -> Optional[Listing]:
                 return None
         except OSError:
             return None
-    for tool in ("lsinitrd", "lsinitramfs"):
+    listers: List[str] = []
+    for strategy in generators.all_generators(facts.knowledge):
+        if strategy.lister not in listers:
+            listers.append(strategy.lister)
+    for tool in listers:
         if system.live and system.which(tool):
             result = system.run([tool, fact.path], in_guest=True, timeout=300)
         elif host_path is not None and system.host_which(tool):
@@ -222,7 +227,7 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
         for fact in todo:
             read_initramfs(facts, fact, cache)
     facts.packages = read_packages(system, facts.distro.package_db)
-    facts.suites = find_suites(system, knowledge, facts.packages)
+    facts.suites = find_suites(system, knowledge, facts.packages, facts.distro.package_db)
     facts.modprobe_rules = read_modprobe_rules(system)
     facts.device_refs = fstab_refs(system) + crypttab_refs(system) + bootloader_refs(system, facts.boot)
     facts.network = read_network(system, facts.boot)

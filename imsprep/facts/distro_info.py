@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import distro
 
+from .. import pkgmgr
 from ..knowledge import Knowledge
 from ..system import System
 
@@ -83,11 +84,7 @@ def _best_version(dist: "distro.LinuxDistribution", debian_version: str) -> str:
 
 
 def detect_package_db(system: System) -> Optional[str]:
-    if system.is_file("/var/lib/dpkg/status"):
-        return "dpkg"
-    if system.is_dir("/var/lib/rpm") or system.is_dir("/usr/lib/sysimage/rpm"):
-        return "rpm"
-    return None
+    return pkgmgr.detect(system)
 
 
 def _guest_copy(system: System, path: Optional[str], directory: str, name: str, ascii_only: bool) -> str:
@@ -153,13 +150,11 @@ def read_distro(system: System, knowledge: Knowledge) -> DistroInfo:
 def classify_family(info: DistroInfo, knowledge: Knowledge) -> str:
     families = knowledge.distros["families"]
     if info.id == "uos" and info.package_db:  # same ID, RPM- and Debian-based editions
-        return "debian" if info.package_db == "dpkg" else "rhel"
+        manager = pkgmgr.lookup(info.package_db)
+        return manager.family if manager is not None else "unknown"
     for candidate in [info.id] + info.like:
         for family, ids in families.items():
             if candidate in ids:
                 return family
-    if info.package_db == "dpkg":
-        return "debian"
-    if info.package_db == "rpm":
-        return "rhel"
-    return "unknown"
+    manager = pkgmgr.lookup(info.package_db)
+    return manager.family if manager is not None else "unknown"

@@ -3,72 +3,24 @@
 Evidence comes from the package database, files, service units, running processes and loaded
 modules; each piece of evidence is kept so the report can say exactly what was found where."""
 
-import fnmatch
-import itertools
 import logging
-import re
 from typing import Any, Dict, List, Optional
 
+from .. import pkgmgr
 from ..knowledge import Knowledge
+from ..pkgmgr import Packages
 from ..system import System
 from .kmod import normalize
 
 LOG = logging.getLogger(__name__)
-DPKG_STATUS_MAX = 256 << 20  # read streamed; the biggest real ones are tens of MB
-MAX_PACKAGES = 200000
 
 MODPROBE_DIRS = ["/etc/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d", "/run/modprobe.d"]
 UNIT_DIRS = ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]
 
 
-class Packages:
-    """Installed packages by name -> version, from dpkg's status file or rpm."""
-
-    def __init__(self):
-        self.versions: Dict[str, str] = {}
-        self.source: Optional[str] = None
-        self.error: Optional[str] = None
-
-    def match(self, pattern: str) -> List[str]:
-        return sorted(n for n in self.versions if fnmatch.fnmatchcase(n, pattern))
-
-
 def read_packages(system: System, package_db: Optional[str]) -> Packages:
-    packages = Packages()
-    if package_db == "dpkg":
-        packages.source = "/var/lib/dpkg/status"
-        # streamed, stanza by stanza: a big system's status file is larger than max_read_bytes
-        fields: Dict[str, str] = {}
-        for line in itertools.chain(system.iter_lines("/var/lib/dpkg/status", DPKG_STATUS_MAX), ["\n"]):
-            if not line.strip():
-                if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
-                    packages.versions[fields["Package"]] = fields.get("Version", "")
-                    if len(packages.versions) >= MAX_PACKAGES:
-                        packages.error = "more than %d installed packages: the rest was not read" % MAX_PACKAGES
-                        break
-                fields = {}
-                continue
-            match = re.match(r"^([A-Za-z-]+): ?(.*)$", line.rstrip("\n"))
-            if match and match.group(1) in ("Package", "Status", "Version"):
-                fields[match.group(1)] = match.group(2)
-    elif package_db == "rpm":
-        argv = ["rpm", "-qa", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"]
-        if system.live:
-            result = system.run(argv, in_guest=True)
-        elif system.host_which("rpm"):
-            result = system.run(["rpm", "--root", system.root] + argv[1:], in_guest=False)
-        else:
-            packages.error = "rpm is not installed on this machine; the guest's rpm database was not read"
-            return packages
-        packages.source = "rpm -qa"
-        if not result.ok:
-            packages.error = "rpm -qa failed (exit %d): %s" % (result.rc, result.stderr.strip()[:200])
-            return packages
-        for line in result.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 2:
-                packages.versions[parts[0]] = parts[1]
-    return packages
+    manager = pkgmgr.lookup(package_db)
+    return manager.read_installed(system) if manager is not None else Packages()
 
 
 class SuiteFinding:
@@ -77,6 +29,8 @@ class SuiteFinding:
         self.evidence: List[str] = []
         self.packages: List[str] = []
         self.uninstallers: List[str] = []
+        self.removable: List[str] = []  # installed packages a removal takes, in removal order
+        self.conffiles: Dict[str, List[str]] = {}  # package -> configuration files a purge deletes
 
     @property
     def id(self) -> str:
@@ -109,7 +63,8 @@ def running_processes(system: System) -> List[str]:
         return []
 
 
-def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> List[SuiteFinding]:
+def find_suites(system: System, knowledge: Knowledge, packages: Packages,
+                package_db: Optional[str] = None) -> List[SuiteFinding]:
     modules = set(loaded_modules(system))
     processes = set(running_processes(system))
     findings = []
@@ -147,8 +102,20 @@ def find_suites(system: System, knowledge: Knowledge, packages: Packages) -> Lis
                     finding.evidence.append("config block %s in %s" % (marker, path))
         if finding.evidence:
             finding.evidence = sorted(set(finding.evidence), key=finding.evidence.index)
+            _removal(system, finding, packages, pkgmgr.lookup(package_db))
             findings.append(finding)
     return findings
+
+
+def _removal(system: System, finding: SuiteFinding, packages: Packages, manager: Optional[pkgmgr.PackageManager]) -> None:
+    """What a removal of the suite takes (gathered here once: fix plans from it, reads nothing)."""
+    order = finding.suite.get("uninstall", {}).get("package_order", [])
+    for pattern in list(order) + list(finding.suite.get("packages", [])):
+        for name in packages.match(pattern):
+            if name not in finding.removable:
+                finding.removable.append(name)
+                if manager is not None:
+                    finding.conffiles[name] = manager.conffiles(system, name, packages)
 
 
 class ModprobeRule:

@@ -6,6 +6,7 @@ import os
 import re
 from typing import Callable, Dict, List, Optional, Set, Union
 
+from .. import pkgmgr
 from ..facts.initramfs import InitramfsReader
 from ..facts.kernels import Kernel
 from ..system import System
@@ -260,7 +261,8 @@ class RemoveSuite(Action):
         if self.uninstaller:
             how.append("run %s" % self.uninstaller)
         if self.packages:
-            tool = {"dpkg": "dpkg --purge", "rpm": "rpm -e"}.get(self.package_db or "", "remove")
+            manager = pkgmgr.lookup(self.package_db)
+            tool = manager.remove_tool if manager is not None else "remove"
             how.append("%s %s" % (tool, " ".join(n for n, _ in self.packages)))
         return "remove %s: %s" % (self.name, " then ".join(how) or "nothing to run")
 
@@ -275,12 +277,10 @@ class RemoveSuite(Action):
         if remaining:
             names = [n for n, _ in remaining]
             journal.append({"op": "packages-removed", "db": self.package_db, "packages": [list(p) for p in remaining], "saved": saved})
-            if self.package_db == "dpkg":
-                argv = ["dpkg", "--purge"] + names
-            elif self.package_db == "rpm":
-                argv = ["rpm", "-e"] + names
-            else:
+            manager = pkgmgr.lookup(self.package_db)
+            if manager is None:
                 raise ActionFailed("no package manager to remove %s" % " ".join(names))
+            argv = manager.remove_argv(names)
             progress("  " + " ".join(argv))
             fault_point("during-suite-removal")
             result = system.run(argv, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive"})
@@ -318,36 +318,17 @@ class RemoveSuite(Action):
         journal.log("ran %s: %s" % (self.uninstaller, result.stdout.strip()[-200:]))
 
     def _installed(self, system: System, name: str) -> bool:
-        if self.package_db == "dpkg":
-            from ..facts.pvsuites import read_packages
-
-            return name in read_packages(system, "dpkg").versions
-        if self.package_db == "rpm":
-            return system.run(["rpm", "-q", name], timeout=60).ok
-        return False
+        manager = pkgmgr.lookup(self.package_db)
+        return manager is not None and manager.is_installed(system, name)
 
     def _save_packages(self, system: System, journal: Journal) -> Dict[str, str]:
-        """Keep each package file for rollback: from the package cache, else downloaded in the guest."""
+        """Keep each package file for rollback (where the package manager can have it)."""
         saved: Dict[str, str] = {}
         target = journal.directory + "/packages"
         system.makedirs(target)
+        manager = pkgmgr.lookup(self.package_db)
         for name, version in self.packages:
-            if self.package_db == "dpkg":
-                cached = system.glob("/var/cache/apt/archives/%s_%s_*.deb" % (name, version.replace(":", "%3a")))
-                if cached:
-                    dest = "%s/%s" % (target, cached[0].rsplit("/", 1)[-1])
-                    system.copy_file(cached[0], dest)
-                    saved[name] = dest
-                    continue
-                result = system.run(["sh", "-c", 'cd "$1" && apt-get download -q "$2=$3"', "sh", target, name, version], timeout=300)
-                found = system.glob("%s/%s_*.deb" % (target, name))
-                if result.ok and found:
-                    saved[name] = found[0]
-            elif self.package_db == "rpm":
-                cached = system.glob("/var/cache/*/*/*/packages/%s-%s*.rpm" % (name, version)) + \
-                    system.glob("/var/cache/*/*/packages/%s-%s*.rpm" % (name, version))
-                if cached:
-                    dest = "%s/%s" % (target, cached[0].rsplit("/", 1)[-1])
-                    system.copy_file(cached[0], dest)
-                    saved[name] = dest
+            kept = manager.save_package(system, name, version, target) if manager is not None else None
+            if kept:
+                saved[name] = kept
         return saved

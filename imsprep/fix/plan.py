@@ -4,16 +4,13 @@ driver configuration, then rebuilds."""
 
 import copy
 import os
-import re
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .. import __version__
+from .. import __version__, generators
 from ..facts import Facts
-from ..facts.generator import parse_shell_assignments
 from ..facts.kernels import Kernel
 from ..facts.kmod import normalize
-from ..generators import DRACUT_DROPIN, ITOOLS_MODULES, SUSE_SYSCONFIG
-from ..report import render_template
+from ..generators import InitramfsGenerator
 from ..rules import Assessment
 from ..rules.drivers import MODULE
 from ..rules.findings import Finding
@@ -21,7 +18,6 @@ from ..rules.system_rules import DEVICE_BREAKS
 from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
 from .stable_names import plan_devices, plan_network
 
-ITOOLS_BLOCK = re.compile(r"^# BEGIN imsprep.*?^# END imsprep\n?", re.M | re.S)
 MIN_IMAGE_ESTIMATE = 32 << 20
 
 
@@ -135,9 +131,10 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
                                          + [c for r in rebuilds for c in r.findings]))
             plan.actions.append(action)
     plan.actions += rebuilds
-    if not system.live and generator == "initramfs-tools" and facts.generator.modules_policy == "dep" and plan.rebuilds:
-        plan.notes.append("MODULES=dep cannot work on a mounted image (it would describe this machine's disks): "
-                          "the images are built with MODULES=most; the guest's own setting is unchanged")
+    strategy = generators.lookup(facts.knowledge, generator)
+    note = strategy.build_note(facts.generator, system.live) if strategy is not None else None
+    if note and plan.rebuilds:
+        plan.notes.append(note)
     return plan
 
 
@@ -170,59 +167,17 @@ def _rebuild_reasons(facts: Facts, assessment: Assessment, kernel: Kernel) -> Li
     return reasons
 
 
-def _itools_listed(text: str) -> List[str]:
-    """Modules an initramfs-tools ``modules`` file lists (one per line, options after the name)."""
-    return [normalize(line.split("#", 1)[0].split()[0]) for line in text.splitlines() if line.split("#", 1)[0].strip()]
-
-
-def _dracut_listed(facts: Facts) -> List[str]:
-    """Drivers the guest's own dracut configuration (not imsprep's drop-in) already adds."""
-    listed: List[str] = []
-    for path in facts.generator.config_files:
-        if path == DRACUT_DROPIN:
-            continue
-        for key, _, value in parse_shell_assignments(facts.system.read_text(path) or ""):
-            if key in ("add_drivers", "force_drivers", "drivers"):
-                listed += [normalize(m) for m in value.split()]
-    return listed
-
-
 def _plan_generator_config(facts: Facts, generator: str, modules: List[str]) -> Optional[Action]:
-    """The managed block / drop-in names each driver once, and none the guest's own lines name
-    already (``xen-blkfront`` there is ``xen_blkfront`` here: names are compared folded)."""
-    system = facts.system
-    if generator == "dracut":
-        listed = set(_dracut_listed(facts))
-        wanted = [m for m in modules if m not in listed]
-        old = system.read_text(DRACUT_DROPIN)
-        if not wanted and old is None:
-            return None
-        new = render_template("dracut.conf.j2", version=__version__, modules=wanted)
-        if old == new:
-            return None
-        return EditFile(DRACUT_DROPIN, old, new, "dracut adds the XEN/KVM drivers to every initramfs")
-    if generator == "initramfs-tools":
-        old = system.read_text(ITOOLS_MODULES)
-        base = ITOOLS_BLOCK.sub("", old or "")
-        if base and not base.endswith("\n"):
-            base += "\n"
-        listed = set(_itools_listed(base))
-        wanted = [m for m in modules if m not in listed]
-        new = base + (render_template("initramfs-tools-modules.j2", version=__version__, modules=wanted) if wanted else "")
-        if old == new or (old is None and not wanted):
-            return None
-        return EditFile(ITOOLS_MODULES, old, new, "initramfs-tools adds the XEN/KVM drivers to every initramfs")
-    if generator == "suse-mkinitrd":
-        old = system.read_text(SUSE_SYSCONFIG) or ""
-        match = re.search(r'^INITRD_MODULES="([^"]*)"', old, re.M)
-        current = match.group(1).split() if match else []
-        wanted = current + [m for m in modules if m not in [normalize(c) for c in current]]
-        if wanted == current:
-            return None
-        line = render_template("suse-kernel-sysconfig.j2", version=__version__, modules=wanted).splitlines()[-1]
-        new = old[: match.start()] + line + old[match.end():] if match else old + line + "\n"
-        return EditFile(SUSE_SYSCONFIG, old or None, new, "mkinitrd adds the XEN/KVM drivers to every initrd")
-    return None
+    """The strategy's drop-in names each driver once, and none the guest's own lines name already
+    (``xen-blkfront`` there is ``xen_blkfront`` here: names are compared folded)."""
+    strategy = generators.lookup(facts.knowledge, generator)
+    if strategy is None:
+        return None
+    old = facts.system.read_text(strategy.dropin)
+    new = strategy.dropin_text(old, facts.generator, modules, __version__)
+    if new is None:
+        return None
+    return EditFile(strategy.dropin, old, new, strategy.dropin_why)
 
 
 def _required_for(assessment: Assessment, kernel: Kernel) -> List[str]:
@@ -239,61 +194,45 @@ def _required_for(assessment: Assessment, kernel: Kernel) -> List[str]:
 def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, generator: str, modules: List[str],
                     reasons: List[str]) -> RebuildInitramfs:
     system = facts.system
+    strategy = generators.lookup(facts.knowledge, generator)
+    assert strategy is not None
     fact = facts.initramfs.get(kernel.kver)
-    image = fact.path if fact and fact.path else _default_image(facts, kernel, generator)
+    image = fact.path if fact and fact.path else strategy.default_image(kernel.kver, facts.distro.family)
     estimate = max(2 * system.size(image), MIN_IMAGE_ESTIMATE)
-    kver = kernel.kver
     prepare: List[Action] = []
-    if generator == "dracut":
-        def argv(out: str) -> List[str]:
-            command = ["dracut", "-f", "--kver", kver, "--add-drivers", " ".join(modules)]
-            if not system.live:
-                command.append("--no-hostonly")  # in a chroot, host-only would describe this machine
-            return command + [out]
-    elif generator == "initramfs-tools":
-        confdir = None
-        if not system.live and facts.generator.modules_policy == "dep":
-            confdir = "/var/lib/imsprep/chroot-initramfs-tools"
-            prepare.append(_itools_confdir(facts, confdir))
-
-        def argv(out: str) -> List[str]:
-            return ["mkinitramfs"] + (["-d", confdir] if confdir else []) + ["-o", out, kver]
-    else:
-        kernel_image = kernel.image or "/boot/vmlinuz-" + kver
-
-        def argv(out: str) -> List[str]:
-            return ["mkinitrd", "-k", kernel_image, "-i", out]
+    private = strategy.private_config(facts.generator, system.live)
+    confdir = None
+    if private is not None:
+        confdir = private[0]
+        prepare.append(_private_config(strategy, *private))
+    argv = strategy.rebuild_argv(kernel.kver, kernel.image, modules, system.live, confdir)
     return RebuildInitramfs(kernel, image, generator, argv, _required_for(assessment, kernel), reasons, estimate,
                             prepare=prepare)
 
 
-def _itools_confdir(facts: Facts, confdir: str) -> Action:
-    """A private copy of the initramfs-tools configuration with MODULES=most (for chroot builds)."""
+def _private_config(strategy: InitramfsGenerator, confdir: str, extra: str, content: bytes) -> Action:
+    """A private copy of the generator's configuration plus one file (for builds under --root)."""
 
     class CopyConf(Action):
         kind = "prepare"
 
         def summary(self) -> str:
-            return "prepare %s (MODULES=most)" % confdir
+            return "prepare %s (%s)" % (confdir, content.decode().strip())
 
         def apply(self, system, journal, progress) -> str:
-            system.makedirs(confdir + "/conf.d")
-            for name in ("initramfs.conf", "modules"):
-                text = system.read_text("/etc/initramfs-tools/" + name) or ""
-                system.write_atomic(confdir + "/" + name, text.encode())
-            for path in system.glob("/etc/initramfs-tools/conf.d/*"):
-                system.write_atomic(confdir + "/conf.d/" + os.path.basename(path), (system.read_text(path) or "").encode())
-            system.write_atomic(confdir + "/conf.d/zz-imsprep-chroot", b"MODULES=most\n")
+            for path in strategy.config_files:
+                system.makedirs(confdir)
+                system.write_atomic(confdir + "/" + os.path.basename(path), (system.read_text(path) or "").encode())
+            for directory in strategy.config_dirs:
+                target = confdir + "/" + os.path.basename(directory)
+                system.makedirs(target)
+                for path in system.glob(directory + "/" + strategy.config_glob):
+                    system.write_atomic(target + "/" + os.path.basename(path), (system.read_text(path) or "").encode())
+            system.makedirs(os.path.dirname(confdir + "/" + extra))
+            system.write_atomic(confdir + "/" + extra, content)
             return "prepared"
 
     return CopyConf()
-
-
-def _default_image(facts: Facts, kernel: Kernel, generator: str) -> str:
-    pattern = facts.knowledge.generators[generator]["image_names"][0]
-    if generator == "dracut" and facts.distro.family == "debian":
-        pattern = "/boot/initrd.img-{kver}"
-    return pattern.format(kver=kernel.kver)
 
 
 def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[str]) -> None:
@@ -308,17 +247,10 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
             plan.notes.append("%s is left alone: it does not affect %s" % (
                 suite["name"], " or ".join(t.upper() for t in assessment.targets)))
             continue
-        order = suite.get("uninstall", {}).get("package_order", [])
-        packages: List[Tuple[str, str]] = []
-        for pattern in list(order) + list(suite.get("packages", [])):
-            for name in facts.packages.match(pattern):
-                if name not in [p[0] for p in packages]:
-                    packages.append((name, facts.packages.versions[name]))
-        files = []
+        packages: List[Tuple[str, str]] = [(name, facts.packages.versions[name]) for name in found.removable]
+        files: List[str] = []
         for name, _ in packages:  # a purge deletes modified configuration files too: keep them
-            if facts.distro.package_db == "dpkg":
-                conffiles = system_conffiles(facts, name)
-                files += [f for f in conffiles if f not in files]
+            files += [f for f in found.conffiles.get(name, []) if f not in files]
         for entry in found.evidence:
             if entry.startswith("file "):
                 files.append(entry[len("file "):])
@@ -332,12 +264,6 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
         action = RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files)
         action.findings = [reported[found.id]]
         plan.actions.append(action)
-
-
-def system_conffiles(facts: Facts, package: str) -> List[str]:
-    text = facts.system.read_text("/var/lib/dpkg/info/%s.conffiles" % package) or \
-        facts.system.read_text("/var/lib/dpkg/info/%s:amd64.conffiles" % package) or ""
-    return [line.strip() for line in text.splitlines() if line.strip().startswith("/")]
 
 
 def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List
 
+from .. import pkgmgr
 from ..errors import UserError
 from ..heartbeat import heartbeat
 from ..i18n import translate_message
@@ -321,7 +322,10 @@ def _reinstall(system: System, entry: Dict[str, Any], progress: Progress) -> Lis
     missing = ["%s=%s" % (name, version) for name, version in packages if name not in saved]
     done = []
     if files:
-        argv = ["dpkg", "-i"] + files if entry.get("db") == "dpkg" else ["rpm", "-i", "--replacepkgs"] + files
+        manager = pkgmgr.lookup(str(entry.get("db")))
+        if manager is None:
+            raise UserError("reinstalling %s: unknown package database %r in the journal" % (" ".join(files), entry.get("db")))
+        argv = manager.reinstall_argv(files)
         progress("  " + " ".join(argv))
         result = system.run(argv, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive"})
         if not result.ok:

@@ -31,6 +31,7 @@ import sys
 from typing import Iterator, List, Optional, Sequence
 
 from ..errors import UserError
+from ..generators import generator_programs
 from ..system import GUEST_PATH, System
 
 BWRAP = "bwrap"
@@ -44,7 +45,8 @@ BWRAP = "bwrap"
 # (open_by_handle_at reaches files outside a bind mount), SYS_BOOT, SYS_TIME, ...
 BUILD_CAPS: List[str] = []
 PACKAGE_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETUID", "CAP_SETGID"]
-BUILD_PROGRAMS = {"mkinitramfs", "update-initramfs", "dracut", "mkinitrd", "depmod", "grub-mkconfig", "grub2-mkconfig"}
+# the generators' build programs come from their strategies (imsprep/generators/)
+BUILD_PROGRAMS = {"depmod", "grub-mkconfig", "grub2-mkconfig"} | generator_programs()
 
 # Refused with EPERM inside the sandbox (names unknown to this libseccomp or arch are skipped).
 DENIED_SYSCALLS = [

@@ -3,10 +3,10 @@ together with everything it depends on?"""
 
 from typing import Dict, List, Optional
 
+from .. import generators
 from ..facts import Facts, InitramfsFact
 from ..facts.kernels import Kernel
 from ..facts.kmod import first_symbol, normalize
-from ..generators import persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 BUILTIN = "builtin"
@@ -207,28 +207,23 @@ def _missing_remedy(facts: Facts, kernel: Kernel, name: str) -> str:
 
 
 def rebuild_command(facts: Facts, kernel: Kernel) -> str:
+    strategy = generators.lookup(facts.knowledge, facts.generator.active)
     image = facts.initramfs.get(kernel.kver)
-    path = image.path if image and image.path else "/boot/initramfs-%s.img" % kernel.kver
-    generator = facts.generator.active
-    if generator == "dracut":
-        return "dracut -f %s %s" % (path, kernel.kver)
-    if generator == "initramfs-tools":
-        return "update-initramfs -u -k %s" % kernel.kver
-    if generator == "suse-mkinitrd":
-        return "mkinitrd -k %s -i %s" % (kernel.image, path)
-    return "install dracut or initramfs-tools, then build %s" % path
+    if strategy is None:
+        path = image.path if image and image.path else "/boot/initramfs-%s.img" % kernel.kver
+        return "install dracut or initramfs-tools, then build %s" % path
+    path = image.path if image and image.path else strategy.default_image(kernel.kver, facts.distro.family)
+    return strategy.rebuild_command(kernel.kver, kernel.image, path)
 
 
 def rebuild_remedy(facts: Facts, kernel: Kernel, modules: List[str]) -> str:
-    generator = facts.generator.active
-    if generator in ("dracut", "initramfs-tools", "suse-mkinitrd"):
-        config = persist_remedy(generator, modules)
-    else:
+    strategy = generators.lookup(facts.knowledge, facts.generator.active)
+    if strategy is None:
         return ("no initramfs generator (dracut, initramfs-tools, mkinitrd) is installed: install one, "
                 "then build the initramfs of %s" % kernel.kver)
     if not modules:
         return "rebuild it: " + rebuild_command(facts, kernel)
-    return "%s, then rebuild: %s" % (config, rebuild_command(facts, kernel))
+    return "%s, then rebuild: %s" % (strategy.persist_remedy(modules), rebuild_command(facts, kernel))
 
 
 def module_info_findings(facts: Facts, kernel: Kernel) -> List[Finding]:

@@ -2,9 +2,9 @@
 
 from typing import Dict, List
 
+from .. import generators
 from ..facts import Facts
 from ..facts.kmod import normalize
-from ..generators import ITOOLS_MODULES, SUSE_SYSCONFIG, persist_remedy
 from .findings import ERROR, INFO, WARNING, Finding
 
 DEVICE_BREAKS = {
@@ -82,6 +82,8 @@ def generator_findings(facts: Facts) -> List[Finding]:
                 "no initramfs generator (dracut, initramfs-tools, SUSE mkinitrd) is installed; no initramfs can be rebuilt",
                 "install dracut (RHEL/SUSE family) or initramfs-tools (Debian family)"))
         return findings
+    strategy = generators.lookup(facts.knowledge, gen.active)
+    assert strategy is not None
     as_module: Dict[str, List[str]] = {}
     for target in ("kvm", "xen"):
         for spec in facts.knowledge.target_drivers(target):
@@ -96,21 +98,12 @@ def generator_findings(facts: Facts) -> List[Finding]:
         missing = [m for m in modules if m not in forced]
         if not missing:
             continue
-        risky = None
-        if gen.active == "dracut" and (gen.hostonly is True or (gen.hostonly is None and facts.distro.family == "rhel")):
-            risky = "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
-                "yes" if gen.hostonly else "default on this distro", target.upper(), ", ".join(missing))
-        elif gen.active == "initramfs-tools" and gen.modules_policy in ("dep", "list"):
-            risky = "initramfs-tools MODULES=%s includes only %s; %s are not listed in %s" % (
-                gen.modules_policy, "the running hardware's drivers" if gen.modules_policy == "dep" else "listed modules",
-                ", ".join(missing), ITOOLS_MODULES)
-        elif gen.active == "suse-mkinitrd":
-            risky = "INITRD_MODULES in %s lacks %s" % (SUSE_SYSCONFIG, ", ".join(missing))
+        risky = strategy.trap(gen, facts.distro.family, target, missing)
         if risky:
             findings.append(Finding(
                 "DRIVERS_NOT_PERSISTENT", WARNING, [target],
                 "future initramfs rebuilds (kernel updates) may lose the %s drivers: %s" % (target.upper(), risky),
-                persist_remedy(gen.active, missing), file=gen.config_files[0] if gen.config_files else None))
+                strategy.persist_remedy(missing), file=gen.config_files[0] if gen.config_files else None))
     return findings
 
 

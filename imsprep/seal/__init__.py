@@ -9,13 +9,12 @@ symlink is removed as a link, never through it. Sealing is one-way: nothing is b
 the list of what was removed is logged."""
 
 import fnmatch
-import json
 import os
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from ..errors import UserError
-from ..knowledge import find_data_dir
+from ..knowledge import find_data_dir, load_checked
 from ..system import System
 
 TRUNCATE = "truncate"  # emptied in place: same inode, owner and mode (a service may hold it open)
@@ -118,17 +117,7 @@ def operation(name: str, description: str, default: bool = True) -> Callable:
 
 
 def load_kb() -> Dict[str, Any]:
-    from ..knowledge import in_zipapp, packaged_text
-
-    directory = find_data_dir("checks")
-    path = os.path.join(directory, "seal.json")
-    try:
-        if not os.path.isdir(directory) and in_zipapp():
-            return json.loads(packaged_text("checks", "seal.json") or "")
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise UserError("cannot read knowledge base file %s: %s" % (path, exc)) from None
+    return load_checked(find_data_dir("checks"), "seal.json")
 
 
 class Context:
