@@ -63,6 +63,25 @@ def grub_cmdline_var(system: System, name: str, files: Optional[List[str]] = Non
     return value, where
 
 
+def udev_keeps_kernel_names(distro: object) -> bool:
+    """The release's udev has no predictable NIC names: the NIC keeps the kernel's ethN (RHEL/CentOS 6,
+    SLES 11, Ubuntu before 15.10, Debian before 9; their udev pins ethN by MAC in 70-persistent-net.rules
+    instead, judged on its own)."""
+    ident, family = getattr(distro, "id", ""), getattr(distro, "family", "")
+    version = distro.major_minor() if hasattr(distro, "major_minor") else []  # type: ignore[attr-defined]
+    if not version:
+        return False
+    if family == "rhel" and ident != "fedora":
+        return version[0] < 7
+    if ident in ("sles", "sled"):
+        return version[0] < 12
+    if ident == "ubuntu":
+        return version < [15, 10]
+    if ident == "debian":
+        return version[0] < 9
+    return False
+
+
 def kernel_names_eth(system: System, boot: Optional[object] = None) -> bool:
     """net.ifnames=0 is on the kernel command line and stays there: in the default boot entry
     (when known) and in GRUB_CMDLINE_LINUX(_DEFAULT) of /etc/default/grub(.d) (when present)."""
@@ -145,8 +164,8 @@ def _name_issue(path: str, line: int, fmt: str, patterns: List[str], text: str, 
     if not patterns or not _is_nic(patterns, list(renamed)):
         return None
     broken = broken_targets(patterns, eth)
-    if any(p in renamed for p in patterns):
-        broken = ["kvm", "xen"]  # a name only a MAC/path rule gives
+    if any(p in renamed and not (eth and renamed[p][0] in PERSISTENT_RULES) for p in patterns):
+        broken = ["kvm", "xen"]  # a name only a MAC/path rule gives (70-persistent-net.rules is judged on its own)
     if not broken:
         return None
     return NetIssue("name-bound", path, line, " ".join(patterns), text, fmt, broken)
