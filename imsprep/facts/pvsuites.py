@@ -56,7 +56,13 @@ def read_packages(system: System, package_db: Optional[str]) -> Packages:
         if system.live:
             result = system.run(argv, in_guest=True)
         elif system.host_which("rpm"):
-            result = system.run(["rpm", "--root", system.root] + argv[1:], in_guest=False)
+            # the guest's own database, named: this machine's rpm may look elsewhere (Debian's: ~/.rpmdb), and an
+            # rpm that finds no database creates one, in the guest, which `check` must not change
+            dbpath = next((d for d in RPM_DBPATHS if any(system.is_file(d + "/" + f) for f in RPM_DB_FILES)), None)
+            if dbpath is None:
+                packages.error = "no rpm database (%s) in %s" % ("/".join(RPM_DB_FILES), " or ".join(RPM_DBPATHS))
+                return packages
+            result = system.run(["rpm", "--root", system.root, "--dbpath", dbpath] + argv[1:], in_guest=False)
         else:
             packages.error = "rpm is not installed on this machine; the guest's rpm database was not read"
             return packages
@@ -69,6 +75,10 @@ def read_packages(system: System, package_db: Optional[str]) -> Packages:
             if len(parts) == 2:
                 packages.versions[parts[0]] = parts[1]
     return packages
+
+
+RPM_DBPATHS = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"]
+RPM_DB_FILES = ["Packages", "Packages.db", "rpmdb.sqlite"]  # Berkeley DB, ndb, sqlite
 
 
 class SuiteFinding:
