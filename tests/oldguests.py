@@ -23,7 +23,7 @@ What is real and what is made here, per tree:
 
 import os
 import shutil
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from fakeguest import DATA, FakeGuest, compress, make_cpio
 
@@ -49,7 +49,7 @@ UBUNTU_BUILTIN = ["kernel/drivers/block/virtio_blk.ko", "kernel/drivers/net/virt
                   "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/xen-blkfront.ko",
                   "kernel/drivers/net/xen-netfront.ko"]
 
-SPECS: Dict[str, Dict[str, object]] = {
+SPECS: Dict[str, Dict[str, Any]] = {
     "centos-6": {"kver": "2.6.32-573.8.1.el6.x86_64", "config": None, "builtin": None,
                  "initramfs": "/boot/initramfs-%s.img", "in_initramfs": ["xen-blkfront", "xen-netfront"],
                  "executables": ["/sbin/dracut"], "packages": "rpm"},
@@ -138,9 +138,9 @@ def build(guest: str, root: str) -> FakeGuest:
         if base in wanted:
             in_image.append("lib/modules/%s/%s" % (kver, path))
     tree.write(str(spec["initramfs"]) % kver, compress(make_cpio(in_image), "gzip"))
-    for link, target in dict(spec.get("links", {})).items():  # type: ignore[arg-type]
+    for link, target in dict(spec.get("links", {})).items():
         tree.symlink(link, target % kver)
-    for exe in spec["executables"]:  # type: ignore[union-attr]
+    for exe in spec["executables"]:
         tree.executable(str(exe))
     if spec["packages"] == "rpm":
         os.makedirs(tree.path("/var/lib/rpm"), exist_ok=True)

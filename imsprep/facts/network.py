@@ -68,7 +68,7 @@ def udev_keeps_kernel_names(distro: object) -> bool:
     SLES 11, Ubuntu before 15.10, Debian before 9; their udev pins ethN by MAC in 70-persistent-net.rules
     instead, judged on its own)."""
     ident, family = getattr(distro, "id", ""), getattr(distro, "family", "")
-    version = distro.major_minor() if hasattr(distro, "major_minor") else []  # type: ignore[attr-defined]
+    version = distro.major_minor() if hasattr(distro, "major_minor") else []
     if not version:
         return False
     if family == "rhel" and ident != "fedora":
