@@ -244,3 +244,15 @@ def test_check_of_an_rpm_guest_writes_nothing_into_it(tmp_path):
     report, _ = check_json(tree.root)
     assert tree_digest(tree.root) == before and not os.path.exists(tree.path("/root/.rpmdb"))
     assert report["packages_error"].startswith("no rpm database")
+
+
+def test_sles11_yast_menu_lst_entry(tmp_path):
+    """The YaST-written SLES 11 entry (recorded alone, no default/timeout lines): the first entry is the
+    default, its root=UUID= needs nothing, its initrd-<kver> is the image judged."""
+    tree = build("sles-11", str(tmp_path / "s11"))
+    tree.write("/boot/grub/menu.lst", recorded("sles-11", "/_menu.lst.yast-entry"))
+    report, rc = check_json(tree.root, rc=1)
+    assert report["boot"]["default"]["title"] == "SUSE Linux Enterprise Server 11SP4 - 3.0.76-0.11 (default)"
+    assert report["default_kernel"] == "3.0.76-0.11-default"
+    assert report["kernels"][0]["initramfs"]["path"] == "/boot/initrd-3.0.76-0.11-default"
+    assert report["device_refs"] == [] and not [f for f in report["findings"] if f["code"] == "DEVICE_NAME_UNSTABLE"]
