@@ -10,10 +10,14 @@ import re
 
 import pytest
 from conftest import check_json, run_imsprep
+from fakeguest import compress, make_cpio
 from oldguests import GUESTS, blkid, build, recorded
 from test_fix_plan import plan_for
 
 from imsprep.facts.uuids import UuidResolver
+from imsprep.fix.journal import Journal
+from imsprep.fix.runner import apply_plan, finish_run, rollback, start_run
+from imsprep.system import CommandResult
 
 KVM_DRIVERS = ["virtio", "virtio_ring", "virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"]
 
@@ -209,7 +213,45 @@ def test_fix_dry_run_sles11_initrd_modules_and_mkinitrd(tmp_path):
     assert "DOMU_INITRD_MODULES" not in sysconfig  # left as it is
     _, facts, plan = plan_for(tree.root)
     rebuild = plan.actions[1]
-    assert rebuild.command() == ["mkinitrd", "-k", "/boot/vmlinuz-3.0.76-0.11-default", "-i", "/boot/initrd.vmx.imsprep-new"]
+    # the file KIWI's /boot/initrd.vmx links to is rebuilt; the link stays
+    assert rebuild.image == "/boot/initrd-3.0.76-0.11-default"
+    assert rebuild.command() == ["mkinitrd", "-k", "/boot/vmlinuz-3.0.76-0.11-default", "-i",
+                                 "/boot/initrd-3.0.76-0.11-default.imsprep-new"]
+
+
+def test_sles11_fix_keeps_kiwi_links_and_rolls_back(tmp_path, mocker):
+    """fix on the SLES 11 KIWI tree with mkinitrd simulated (it writes a real cpio image holding the
+    modules; SUSE's mkinitrd cannot run here): initrd.vmx is still the link and now loads virtio,
+    check says KVM ready; rollback restores /etc/sysconfig/kernel and the old image."""
+    tree = build("sles-11", str(tmp_path / "s11"))
+    kver = "3.0.76-0.11-default"
+    with open(tree.path("/boot/initrd-%s" % kver), "rb") as fh:
+        old_image = fh.read()
+    system, _, plan = plan_for(tree.root)
+
+    def fake_run(argv, **kwargs):
+        if argv[0] == "mkinitrd":
+            paths = ["init"] + ["lib/modules/%s/kernel/drivers/%s" % (kver, p) for p in (
+                "virtio/virtio.ko", "virtio/virtio_ring.ko", "virtio/virtio_pci.ko", "block/virtio_blk.ko",
+                "scsi/virtio_scsi.ko", "net/virtio_net.ko", "block/xen-blkfront.ko", "net/xen-netfront.ko")]
+            with open(system.host_path(argv[-1]), "wb") as fh:
+                fh.write(compress(make_cpio(paths), "gzip"))
+        return CommandResult(argv, 0, b"", b"")
+
+    mocker.patch.object(system, "run", side_effect=fake_run)
+    journal = start_run(system, progress=lambda m: None)
+    outcome = apply_plan(system, plan, journal, progress=lambda m: None)
+    finish_run(journal, outcome)
+    assert outcome.failed == []
+    assert os.readlink(tree.path("/boot/initrd.vmx")) == "initrd-%s" % kver
+    report, rc = check_json(tree.root)
+    assert report["kernels"][0]["initramfs"]["path"] == "/boot/initrd.vmx"
+    assert report["verdict"]["kvm"]["ready"] is True and rc == 0
+    rollback(system, Journal.last(system), progress=lambda m: None)
+    assert recorded("sles-11", "/etc/sysconfig/kernel") == open(tree.path("/etc/sysconfig/kernel")).read()
+    with open(tree.path("/boot/initrd-%s" % kver), "rb") as fh:
+        assert fh.read() == old_image
+    assert os.readlink(tree.path("/boot/initrd.vmx")) == "initrd-%s" % kver
 
 
 @pytest.mark.parametrize("guest", ["centos-7", "sles-12"])

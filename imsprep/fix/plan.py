@@ -241,6 +241,10 @@ def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, genera
     system = facts.system
     fact = facts.initramfs.get(kernel.kver)
     image = fact.path if fact and fact.path else _default_image(facts, kernel, generator)
+    if system.is_symlink(image) and system.realpath(image).startswith("/boot/"):
+        # the file a link names (KIWI's /boot/initrd.vmx -> initrd-<kver>): replacing the link with a new
+        # file would leave initrd-<kver> without the drivers and the link gone
+        image = system.realpath(image)
     estimate = max(2 * system.size(image), MIN_IMAGE_ESTIMATE)
     kver = kernel.kver
     prepare: List[Action] = []
