@@ -298,3 +298,25 @@ def test_sles11_yast_menu_lst_entry(tmp_path):
     assert report["default_kernel"] == "3.0.76-0.11-default"
     assert report["kernels"][0]["initramfs"]["path"] == "/boot/initrd-3.0.76-0.11-default"
     assert report["device_refs"] == [] and not [f for f in report["findings"] if f["code"] == "DEVICE_NAME_UNSTABLE"]
+
+
+def test_kiwi_links_that_leave_boot_are_not_followed(tmp_path):
+    """Hostile variants of the KIWI layout, links aimed out of /boot. A kernel link naming no installed
+    kernel stays what it is (the entry's kernel is reported as not installed); an initrd link to
+    /etc/shadow is not the file a rebuild writes."""
+    tree = build("sles-11", str(tmp_path / "kernel"))
+    os.unlink(tree.path("/boot/linux.vmx"))
+    tree.symlink("/boot/linux.vmx", "../etc/passwd")
+    tree.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    report, _ = check_json(tree.root, rc=1)
+    assert any(f["code"] == "DEFAULT_KERNEL_NOT_INSTALLED" for f in report["findings"])
+    assert report["boot"]["default"]["kernel"] == "/boot/linux.vmx"
+
+    tree = build("sles-11", str(tmp_path / "initrd"))
+    os.unlink(tree.path("/boot/initrd.vmx"))
+    tree.symlink("/boot/initrd.vmx", "/etc/shadow")
+    tree.write("/etc/shadow", "root:*:16000::::::\n")
+    _, facts, plan = plan_for(tree.root)
+    assert facts.initramfs["3.0.76-0.11-default"].path == "/boot/initrd.vmx"
+    rebuild = next(a for a in plan.actions if a.kind == "rebuild-initramfs")
+    assert rebuild.image == "/boot/initrd.vmx" and "/etc/shadow" not in " ".join(rebuild.command())

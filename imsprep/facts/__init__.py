@@ -211,7 +211,9 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     for entry in facts.boot.entries:
         # a link to an installed kernel (KIWI's /boot/linux.vmx -> vmlinuz-<kver> on SLES 11): the kernel it names
         if entry.kernel_path and kernel_for_entry(facts.kernels, entry.kernel_path) is None and system.is_symlink(entry.kernel_path):
-            entry.kernel_path = system.realpath(entry.kernel_path)
+            target = system.realpath(entry.kernel_path)
+            if kernel_for_entry(facts.kernels, target) is not None:
+                entry.kernel_path = target
     if facts.boot.default is not None:
         facts.default_kernel = kernel_for_entry(facts.kernels, facts.boot.default.kernel_path or facts.boot.default.kernel)
     for kernel in facts.kernels:
