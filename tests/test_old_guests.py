@@ -44,6 +44,8 @@ EXPECTED = {
                 ("DRIVERS_NOT_PERSISTENT", "/etc/sysconfig/kernel", None, ("kvm",)),
                 ("DRIVERS_NOT_PERSISTENT", "/etc/sysconfig/kernel", None, ("xen",))},
     "sles-12": {("DRIVER_NOT_IN_INITRAMFS", "/boot/initrd-4.4.21-69-default", None, ("kvm",)),
+                ("DRIVERS_NOT_PERSISTENT", "/etc/dracut.conf", None, ("kvm",)),
+                ("DRIVERS_NOT_PERSISTENT", "/etc/dracut.conf", None, ("xen",)),
                 ("NIC_DRIVER_NOT_IN_INITRAMFS", "/boot/initrd-4.4.21-69-default", None, ("kvm",)),
                 ("NO_BOOTLOADER_CONFIG", None, None, ("kvm", "xen"))},
     "ubuntu-14.04": {("DEVICE_NAME_UNSTABLE", "/boot/grub/grub.cfg", 14, ("kvm",)),

@@ -97,9 +97,11 @@ def generator_findings(facts: Facts) -> List[Finding]:
         if not missing:
             continue
         risky = None
-        # RHEL 6's dracut (004) builds generic images unless -H or hostonly=yes; from RHEL 7 on 01-dist.conf says yes
-        el_hostonly = facts.distro.family == "rhel" and (facts.distro.major_minor() or [7])[0] >= 7
-        if gen.active == "dracut" and (gen.hostonly is True or (gen.hostonly is None and el_hostonly)):
+        # RHEL 6's dracut (004) builds generic images unless -H or hostonly=yes; from RHEL 7 on 01-dist.conf says
+        # yes. SUSE (12 on) rebuilds through its mkinitrd wrapper, which passes --hostonly unless -A.
+        default_hostonly = (facts.distro.family == "rhel" and (facts.distro.major_minor() or [7])[0] >= 7
+                            or facts.distro.family == "suse")
+        if gen.active == "dracut" and (gen.hostonly is True or (gen.hostonly is None and default_hostonly)):
             risky = "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
                 "yes" if gen.hostonly else "default on this distro", target.upper(), ", ".join(missing))
         elif gen.active == "initramfs-tools" and gen.modules_policy in ("dep", "list"):
