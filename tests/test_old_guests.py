@@ -322,3 +322,17 @@ def test_kiwi_links_that_leave_boot_are_not_followed(tmp_path):
     assert facts.initramfs["3.0.76-0.11-default"].path == "/boot/initrd.vmx"
     rebuild = next(a for a in plan.actions if a.kind == "rebuild-initramfs")
     assert rebuild.image == "/boot/initrd.vmx" and "/etc/shadow" not in " ".join(rebuild.command())
+
+
+def test_fix_dry_run_centos7_ifcfg_drops_every_static_address(tmp_path):
+    """The cloud-init-written ifcfg-eth0 of a real EL7 server carries a second address (IPADDR1/NETMASK1/
+    PREFIX1) and a static IPv6 address and gateway: none of them is right on a new instance. DHCP stays,
+    the rest of the file too."""
+    tree = build("centos-7", str(tmp_path / "c7"))
+    result = fix_dry_run(tree.root)
+    diff = diff_of(result, "edit /etc/sysconfig/network-scripts/ifcfg-eth0")
+    removed = sorted(line[1:].split("=", 1)[0] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert removed == ["BOOTPROTO", "GATEWAY", "HWADDR", "IPADDR", "IPADDR1", "IPV6ADDR", "IPV6_DEFAULTGW",
+                       "NETMASK", "NETMASK1", "PREFIX", "PREFIX1"]
+    assert added == ["BOOTPROTO=dhcp"]

@@ -16,6 +16,8 @@ GENERATOR_RULES = ["/lib/udev/rules.d/75-persistent-net-generator.rules", "/usr/
 GENERATOR_MASK = "/etc/udev/rules.d/75-persistent-net-generator.rules"
 IFCFG_GLOBS = ["/etc/sysconfig/network-scripts/ifcfg-*", "/etc/sysconfig/network/ifcfg-*"]
 STATIC_KEYS = ("IPADDR", "NETMASK", "PREFIX", "GATEWAY", "IPADDR0", "PREFIX0", "GATEWAY0")
+# every numbered address (IPADDR1, NETMASK1, PREFIX1: initscripts' secondary addresses) and static IPv6
+STATIC_KEY = re.compile(r"^((IPADDR|NETMASK|PREFIX|GATEWAY)\d*|IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW)$")
 MAC_KEYS = ("HWADDR", "MACADDR", "LLADDR")
 NETWORKD_DIR = "/etc/systemd/network"
 NM_DIR = "/etc/NetworkManager/system-connections"
@@ -255,7 +257,8 @@ def read_network(system: System, boot: Optional[object] = None, eth: Optional[bo
                 continue
             values = _ifcfg_values(system.read_text(path) or "")
             proto = values.get("BOOTPROTO", ("", 0))[0].lower()
-            if proto in ("static", "none", "") and any(k in values for k in STATIC_KEYS):
+            if proto in ("static", "none", "") and any(STATIC_KEY.match(k) for k in values) or \
+                    any(STATIC_KEY.match(k) and k not in STATIC_KEYS for k in values):
                 issues.append(NetIssue("static", path, values.get("BOOTPROTO", ("", None))[1], name,
                                        "BOOTPROTO=%s with a fixed address" % (proto or "unset"), "ifcfg"))
             for key in MAC_KEYS:
