@@ -329,14 +329,14 @@ def test_uvp_rpm_packages_via_mocked_rpm(tmp_path, mocker):
 
     guest = FakeGuest(tmp_path / "g")
     guest.os_release("mql_euleros-2")
-    os.makedirs(guest.path("/var/lib/rpm"))
+    guest.write("/var/lib/rpm/Packages", b"")  # rpm is mocked; its database only has to be there
     output = (b"kernel 3.10.0-862.14.1.5.h428.eulerosv2r7\nuvp-monitor 2.5.0.146-1\nkmod-uvpmod 2.5.0.146-1\n"
               b"libxenstore_uvp3 3.0-1\nbash 4.2.46-34.h6\n")
     mocker.patch("imsprep.system.System.host_which", return_value="/usr/bin/rpm")
     run = mocker.patch("imsprep.system.System.run", return_value=CommandResult(["rpm"], 0, output, b""))
     facts = gather(System(guest.root), Knowledge())
     argv = run.call_args_list[0][0][0]
-    assert argv[:3] == ["rpm", "--root", guest.root] and "-qa" in argv
+    assert argv[:5] == ["rpm", "--root", guest.root, "--dbpath", "/var/lib/rpm"] and "-qa" in argv
     suite = next(s for s in facts.suites if s.id == "uvp-vmtools")
     assert suite.packages == ["uvp-monitor", "kmod-uvpmod", "libxenstore_uvp3"] or set(suite.packages) == {
         "uvp-monitor", "kmod-uvpmod", "libxenstore_uvp3"}

@@ -139,7 +139,7 @@ def test_rpm_suite_removal_order_and_rollback(tmp_path, mocker):
     guest, kver = debian_guest(tmp_path / "g")
     guest.os_release("mql_euleros-2")
     os.unlink(guest.path("/var/lib/dpkg/status"))
-    os.makedirs(guest.path("/var/lib/rpm"))
+    guest.write("/var/lib/rpm/Packages", b"")  # rpm is mocked; its database only has to be there
     guest.executable("/usr/bin/uvp-monitor")
     guest.write("/var/cache/yum/x86_64/2.0/packages/uvp-monitor-2.5.0.146-1.x86_64.rpm", b"rpm")
     system = System(guest.root)

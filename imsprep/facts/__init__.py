@@ -17,7 +17,7 @@ from .initramfs import InitramfsReader, Listing, parse_lister_output
 from .kernels import Kernel, find_kernels, orphan_module_dirs, running_kernel
 from .kmod import normalize
 from .listing_cache import ListingCache
-from .network import NetIssue, read_network
+from .network import NetIssue, read_network, udev_keeps_kernel_names
 from .platform import PlatformInfo, read_platform
 from .pvsuites import ModprobeRule, Packages, SuiteFinding, find_suites, read_modprobe_rules, read_packages
 
@@ -213,6 +213,12 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     for kernel in facts.kernels:
         kernel.resolve(drivers)  # the rules ask for these: they read the answers, not the guest
     facts.boot = read_boot_config(system)
+    for entry in facts.boot.entries:
+        # a link to an installed kernel (KIWI's /boot/linux.vmx -> vmlinuz-<kver> on SLES 11): the kernel it names
+        if entry.kernel_path and kernel_for_entry(facts.kernels, entry.kernel_path) is None and system.is_symlink(entry.kernel_path):
+            target = system.realpath(entry.kernel_path)
+            if kernel_for_entry(facts.kernels, target) is not None:
+                entry.kernel_path = target
     if facts.boot.default is not None:
         facts.default_kernel = kernel_for_entry(facts.kernels, facts.boot.default.kernel_path or facts.boot.default.kernel)
     for kernel in facts.kernels:
@@ -230,7 +236,7 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     facts.suites = find_suites(system, knowledge, facts.packages, facts.distro.package_db)
     facts.modprobe_rules = read_modprobe_rules(system)
     facts.device_refs = fstab_refs(system) + crypttab_refs(system) + bootloader_refs(system, facts.boot)
-    facts.network = read_network(system, facts.boot)
+    facts.network = read_network(system, facts.boot, eth=True if udev_keeps_kernel_names(facts.distro) else None)
     main_kernel = facts.default_kernel or (facts.kernels[0] if facts.kernels else None)
     facts.platform = read_platform(system, kernel_arch(main_kernel), facts.packages.versions)
     facts.cloud_init = bool(system.which("cloud-init") or system.is_file("/etc/cloud/cloud.cfg"))

@@ -17,6 +17,8 @@ GENERATOR_RULES = ["/lib/udev/rules.d/75-persistent-net-generator.rules", "/usr/
 GENERATOR_MASK = "/etc/udev/rules.d/75-persistent-net-generator.rules"
 IFCFG_GLOBS = ["/etc/sysconfig/network-scripts/ifcfg-*", "/etc/sysconfig/network/ifcfg-*"]
 STATIC_KEYS = ("IPADDR", "NETMASK", "PREFIX", "GATEWAY", "IPADDR0", "PREFIX0", "GATEWAY0")
+# every numbered address (IPADDR1, NETMASK1, PREFIX1: initscripts' secondary addresses) and static IPv6
+STATIC_KEY = re.compile(r"^((IPADDR|NETMASK|PREFIX|GATEWAY)\d*|IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW)$")
 MAC_KEYS = ("HWADDR", "MACADDR", "LLADDR")
 NETWORKD_DIR = "/etc/systemd/network"
 NM_DIR = "/etc/NetworkManager/system-connections"
@@ -45,6 +47,25 @@ class NetIssue:
     def to_dict(self) -> Dict[str, object]:
         return {"kind": self.kind, "file": self.path, "line": self.line, "interface": self.interface, "text": self.text,
                 "format": self.format, "targets": self.targets}
+
+
+def udev_keeps_kernel_names(distro: object) -> bool:
+    """The release's udev has no predictable NIC names: the NIC keeps the kernel's ethN (RHEL/CentOS 6,
+    SLES 11, Ubuntu before 15.10, Debian before 9; their udev pins ethN by MAC in 70-persistent-net.rules
+    instead, judged on its own)."""
+    ident, family = getattr(distro, "id", ""), getattr(distro, "family", "")
+    version = distro.major_minor() if hasattr(distro, "major_minor") else []
+    if not version:
+        return False
+    if family == "rhel" and ident != "fedora":
+        return version[0] < 7
+    if ident in ("sles", "sled"):
+        return version[0] < 12
+    if ident == "ubuntu":
+        return version < [15, 10]
+    if ident == "debian":
+        return version[0] < 9
+    return False
 
 
 def kernel_names_eth(system: System, boot: Optional[object] = None) -> bool:
@@ -129,8 +150,8 @@ def _name_issue(path: str, line: int, fmt: str, patterns: List[str], text: str, 
     if not patterns or not _is_nic(patterns, list(renamed)):
         return None
     broken = broken_targets(patterns, eth)
-    if any(p in renamed for p in patterns):
-        broken = ["kvm", "xen"]  # a name only a MAC/path rule gives
+    if any(p in renamed and not (eth and renamed[p][0] in PERSISTENT_RULES) for p in patterns):
+        broken = ["kvm", "xen"]  # a name only a MAC/path rule gives (70-persistent-net.rules is judged on its own)
     if not broken:
         return None
     return NetIssue("name-bound", path, line, " ".join(patterns), text, fmt, broken)
@@ -220,7 +241,8 @@ def read_network(system: System, boot: Optional[object] = None, eth: Optional[bo
                 continue
             values = _ifcfg_values(system.read_text(path) or "")
             proto = values.get("BOOTPROTO", ("", 0))[0].lower()
-            if proto in ("static", "none", "") and any(k in values for k in STATIC_KEYS):
+            if proto in ("static", "none", "") and any(STATIC_KEY.match(k) for k in values) or \
+                    any(STATIC_KEY.match(k) and k not in STATIC_KEYS for k in values):
                 issues.append(NetIssue("static", path, values.get("BOOTPROTO", ("", None))[1], name,
                                        "BOOTPROTO=%s with a fixed address" % (proto or "unset"), "ifcfg"))
             for key in MAC_KEYS:

@@ -198,6 +198,10 @@ def _rebuild_action(facts: Facts, assessment: Assessment, kernel: Kernel, genera
     assert strategy is not None
     fact = facts.initramfs.get(kernel.kver)
     image = fact.path if fact and fact.path else strategy.default_image(kernel.kver, facts.distro.family)
+    if system.is_symlink(image) and system.realpath(image).startswith("/boot/"):
+        # the file a link names (KIWI's /boot/initrd.vmx -> initrd-<kver>): replacing the link with a new
+        # file would leave initrd-<kver> without the drivers and the link gone
+        image = system.realpath(image)
     estimate = max(2 * system.size(image), MIN_IMAGE_ESTIMATE)
     prepare: List[Action] = []
     private = strategy.private_config(facts.generator, system.live)

@@ -18,7 +18,7 @@ from ..facts.network import (
     GENERATOR_MASK,
     IFNAMES_OFF,
     MAC_KEYS,
-    STATIC_KEYS,
+    STATIC_KEY,
     NetIssue,
     kernel_names_eth,
     read_network,
@@ -126,7 +126,7 @@ def _ifcfg_dhcp(text: str, rename: Optional[Dict[str, str]] = None) -> str:
     for line in text.splitlines(True):
         key, _, value = line.partition("=")
         key = key.strip()
-        if key in STATIC_KEYS or key in MAC_KEYS:
+        if STATIC_KEY.match(key) or key in MAC_KEYS:
             continue
         if key == "BOOTPROTO":
             line = "BOOTPROTO=dhcp\n"

@@ -116,7 +116,8 @@ class InitramfsGenerator:
     def rebuild_command(self, kver: str, kernel_image: Optional[str], image: str) -> str:
         raise NotImplementedError
 
-    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str]) -> Optional[str]:
+    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str],
+             major: Optional[int] = None) -> Optional[str]:
         """Why a future rebuild (kernel update) may drop ``missing`` drivers, or None."""
         raise NotImplementedError
 

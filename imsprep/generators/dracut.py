@@ -41,8 +41,12 @@ class Dracut(InitramfsGenerator):
     def rebuild_command(self, kver: str, kernel_image: Optional[str], image: str) -> str:
         return "dracut -f %s %s" % (image, kver)
 
-    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str]) -> Optional[str]:
-        if info.hostonly is True or (info.hostonly is None and family == "rhel"):
+    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str],
+             major: Optional[int] = None) -> Optional[str]:
+        # RHEL 6's dracut (004) builds generic images unless -H or hostonly=yes; from RHEL 7 on 01-dist.conf says
+        # yes. SUSE (12 on) rebuilds through its mkinitrd wrapper, which passes --hostonly unless -A.
+        default_hostonly = family == "rhel" and (major or 7) >= 7 or family == "suse"
+        if info.hostonly is True or (info.hostonly is None and default_hostonly):
             return "dracut builds host-only images (hostonly=%s), so a rebuild on a host without %s devices drops %s" % (
                 "yes" if info.hostonly else "default on this distro", target.upper(), ", ".join(missing))
         return None

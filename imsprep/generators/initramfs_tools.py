@@ -43,7 +43,8 @@ class InitramfsTools(InitramfsGenerator):
     def rebuild_command(self, kver: str, kernel_image: Optional[str], image: str) -> str:
         return "update-initramfs -u -k %s" % kver
 
-    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str]) -> Optional[str]:
+    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str],
+             major: Optional[int] = None) -> Optional[str]:
         if info.modules_policy in ("dep", "list"):
             return "initramfs-tools MODULES=%s includes only %s; %s are not listed in %s" % (
                 info.modules_policy, "the running hardware's drivers" if info.modules_policy == "dep" else "listed modules",

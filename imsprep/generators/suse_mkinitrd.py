@@ -38,7 +38,8 @@ class SuseMkinitrd(InitramfsGenerator):
     def rebuild_command(self, kver: str, kernel_image: Optional[str], image: str) -> str:
         return "mkinitrd -k %s -i %s" % (kernel_image, image)
 
-    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str]) -> Optional[str]:
+    def trap(self, info: GeneratorInfo, family: str, target: str, missing: List[str],
+             major: Optional[int] = None) -> Optional[str]:
         return "INITRD_MODULES in %s lacks %s" % (self.dropin, ", ".join(missing))
 
     def dropin_text(self, old: Optional[str], info: GeneratorInfo, modules: List[str], version: str) -> Optional[str]:

@@ -5,6 +5,9 @@ from typing import List, Optional
 from ..system import System
 from .base import PackageManager, Packages, register
 
+RPM_DBPATHS = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"]
+RPM_DB_FILES = ["Packages", "Packages.db", "rpmdb.sqlite"]  # Berkeley DB, ndb, sqlite
+
 
 @register
 class Rpm(PackageManager):
@@ -14,7 +17,7 @@ class Rpm(PackageManager):
     remove_tool = "rpm -e"
 
     def present(self, system: System) -> bool:
-        return system.is_dir("/var/lib/rpm") or system.is_dir("/usr/lib/sysimage/rpm")
+        return any(system.is_dir(d) for d in RPM_DBPATHS)
 
     def read_installed(self, system: System) -> Packages:
         packages = Packages()
@@ -22,7 +25,13 @@ class Rpm(PackageManager):
         if system.live:
             result = system.run(argv, in_guest=True)
         elif system.host_which("rpm"):
-            result = system.run(["rpm", "--root", system.root] + argv[1:], in_guest=False)
+            # the guest's own database, named: this machine's rpm may look elsewhere (Debian's: ~/.rpmdb), and an
+            # rpm that finds no database creates one, in the guest, which `check` must not change
+            dbpath = next((d for d in RPM_DBPATHS if any(system.is_file(d + "/" + f) for f in RPM_DB_FILES)), None)
+            if dbpath is None:
+                packages.error = "no rpm database (%s) in %s" % ("/".join(RPM_DB_FILES), " or ".join(RPM_DBPATHS))
+                return packages
+            result = system.run(["rpm", "--root", system.root, "--dbpath", dbpath] + argv[1:], in_guest=False)
         else:
             packages.error = "rpm is not installed on this machine; the guest's rpm database was not read"
             return packages

@@ -98,7 +98,8 @@ def generator_findings(facts: Facts) -> List[Finding]:
         missing = [m for m in modules if m not in forced]
         if not missing:
             continue
-        risky = strategy.trap(gen, facts.distro.family, target, missing)
+        version = facts.distro.major_minor()
+        risky = strategy.trap(gen, facts.distro.family, target, missing, version[0] if version else None)
         if risky:
             findings.append(Finding(
                 "DRIVERS_NOT_PERSISTENT", WARNING, [target],
