@@ -556,3 +556,24 @@ def test_a_failed_item_is_reported_and_the_rest_still_runs(tmp_path):
     outcome = seal_apply.apply_plan(plan, log, progress=lambda m: None)
     assert not outcome.failed
     assert not os.path.exists(guest.path("/var/lib/systemd/random-seed"))
+
+
+def test_imsprep_reports_crash_logs_and_rotations_go_seal_log_stays(tmp_path):
+    """`imsprep check`/`fix` keep a copy of every report in /var/log/imsprep, named after the host
+    (cli.save_report), crashes leave tracebacks there and logrotate rotates its logs: all of it is
+    imsprep's state and goes; the seal's own log is written there while it runs and stays (emptied)."""
+    guest = debian(FakeGuest(str(tmp_path / "g")))
+    leftovers = ["/var/log/imsprep/check-20261130T101010Z-old-host.json", "/var/log/imsprep/fix-20261130T101011Z-old-host.json",
+                 "/var/log/imsprep/crash-20261130T101012Z.log", "/var/log/imsprep/changes.log.1",
+                 "/var/log/imsprep/cloud-init.log.2.gz"]
+    for path in leftovers:
+        guest.write(path, '{"host": "old-host"}\n')
+    guest.write("/var/log/imsprep/seal.log", "# imsprep seal of an earlier run\n")
+    plan = plan_for(guest.root, only="imsprep-state")
+    assert {(REMOVE, p) for p in leftovers} <= actions(plan, "imsprep-state")
+    assert "/var/log/imsprep/seal.log" not in {p for _, p in actions(plan, "imsprep-state")}
+    seal(guest.root, "--yes", "--only", "imsprep-state")
+    for path in leftovers:
+        assert not os.path.lexists(guest.path(path)), path
+    assert os.path.getsize(guest.path("/var/log/imsprep/seal.log")) == 0
+    assert sorted(os.listdir(guest.path("/var/log/imsprep"))) == ["seal.log"]

@@ -113,6 +113,8 @@ def imsprep_state(ctx: Context, plan: OpPlan) -> None:
     for path in section["files"]:
         if ctx.system.exists(path) or ctx.system.is_symlink(path):
             ctx.entry(path, plan)
+    # reports, crash tracebacks, rotated logs: everything in the log directory but the seal's own log
+    ctx.contents(section["log_dir"], plan, skip=section["log_dir_keep"])
     lock = section["lock"]
     if ctx.own_lock:
         plan.add(lock, NOTE, "this run's lock, removed last")
