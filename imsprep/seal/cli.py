@@ -31,7 +31,11 @@ def add_parser(sub: "argparse._SubParsersAction", epilog: str = SEAL_EPILOG) -> 
     epilog = SEAL_EPILOG
     seal = sub.add_parser("seal", help="clean the guest for capture: histories, logs, identity, caches (one-way)",
                           description=DESCRIPTION, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    seal.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
+    where = seal.add_mutually_exclusive_group()
+    where.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
+    where.add_argument("--image", metavar="DISK",
+                       help="seal the guest on the whole-disk image DISK (raw or qcow2; attached, mounted as its fstab "
+                            "says, and detached again)")
     seal.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     seal.add_argument("-y", "--yes", action="store_true", help="apply without asking (required when there is no terminal)")
     seal.add_argument("--only", metavar="OP,...",
@@ -59,7 +63,7 @@ def list_operations() -> str:
 def render_plan(plan: SealPlan, log_target: str) -> str:
     system = plan.ctx.system
     out: List[str] = []
-    where = "the running system" if system.live else "the guest at %s" % system.root
+    where = "the running system" if system.live else "the guest at %s" % (system.label or system.root)
     out.append("imsprep seal: plan for %s (distro family: %s)" % (where, plan.ctx.family))
     out.append("Sealing is one-way: nothing removed is kept anywhere (no backup, no rollback). The list of what is")
     out.append("removed goes to %s." % log_target)
@@ -115,21 +119,29 @@ def poweroff(system: System) -> int:
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
+    if args.list:
+        sys.stdout.write(list_operations())
+        return EXIT_OK
+    if args.log and os.path.isdir(args.log):
+        raise UserError("--log %s is a directory; name a file" % args.log)
+    selected = select(args.only, args.skip)
+    if args.image:
+        from ..cli import guest_system
+
+        with guest_system(args, writable=not args.dry_run) as system:
+            return seal_system(args, system, selected)
+    if not os.path.isdir(args.root):
+        raise UserError("--root %s: no such directory" % args.root)
+    return seal_system(args, System(args.root), selected)
+
+
+def seal_system(args: argparse.Namespace, system: System, selected: List[str]) -> int:
     from ..cli import confirm
     from ..fix.journal import LOCK_FILE, STATE_DIR, Lock
     from .apply import SealLog, apply_plan
 
-    if args.list:
-        sys.stdout.write(list_operations())
-        return EXIT_OK
-    if not os.path.isdir(args.root):
-        raise UserError("--root %s: no such directory" % args.root)
-    system = System(args.root)
     if args.poweroff and not system.live:
-        raise UserError("--poweroff works only on the live system (under --root, unmount the image and capture it)")
-    if args.log and os.path.isdir(args.log):
-        raise UserError("--log %s is a directory; name a file" % args.log)
-    selected = select(args.only, args.skip)
+        raise UserError("--poweroff works only on the live system (under --root or --image, capture the image yourself)")
     log_target = os.path.abspath(args.log) if args.log else "%s (in the guest, emptied when the seal ends)" % SEAL_LOG
     if args.dry_run:
         plan = build_plan(Context(system), selected)
