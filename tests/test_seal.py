@@ -577,3 +577,18 @@ def test_imsprep_reports_crash_logs_and_rotations_go_seal_log_stays(tmp_path):
         assert not os.path.lexists(guest.path(path)), path
     assert os.path.getsize(guest.path("/var/log/imsprep/seal.log")) == 0
     assert sorted(os.listdir(guest.path("/var/log/imsprep"))) == ["seal.log"]
+
+
+def test_the_list_of_what_was_removed_names_the_lock_of_an_earlier_run(tmp_path):
+    """The lock file a fix run left is removed last, after the plan's items: the list names it too
+    (a lock the seal made for itself only is not listed: it was never part of the image)."""
+    guest = lived_in(FakeGuest(str(tmp_path / "g")))
+    log = str(tmp_path / "seal.log")
+    seal(guest.root, "--yes", "--end-rollback", "--log", log)
+    assert not os.path.lexists(guest.path("/var/lib/imsprep/lock"))
+    assert "imsprep-state\tremoved\t/var/lib/imsprep/lock\n" in open(log).read()
+    fresh = debian(FakeGuest(str(tmp_path / "f")))
+    fresh.write("/root/.bash_history", "ls\n")
+    log = str(tmp_path / "fresh.log")
+    seal(fresh.root, "--yes", "--log", log)
+    assert "/var/lib/imsprep/lock" not in open(log).read()

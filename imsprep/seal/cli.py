@@ -149,6 +149,7 @@ def seal_system(args: argparse.Namespace, system: System, selected: List[str]) -
         sys.stdout.write("dry run: nothing was changed\n")
         return EXIT_OK
     state_existed = system.is_dir(STATE_DIR)
+    lock_existed = system.exists(LOCK_FILE)  # a fix run's lock, in the image: listed as removed (this run removes it last)
     with Lock(system, "seal"):
         ctx = Context(system)
         ctx.own_lock = True
@@ -163,6 +164,8 @@ def seal_system(args: argparse.Namespace, system: System, selected: List[str]) -
             log = SealLog(system, None if args.log else SEAL_LOG, args.log)
             try:
                 outcome = apply_plan(plan, log, progress=lambda m: print(m, file=sys.stderr))
+                if lock_existed and "imsprep-state" in selected:
+                    log.write("imsprep-state", "removed", LOCK_FILE)
             finally:
                 log.close(empty_guest_copy=not args.log)
         else:
