@@ -592,3 +592,15 @@ def test_the_list_of_what_was_removed_names_the_lock_of_an_earlier_run(tmp_path)
     log = str(tmp_path / "fresh.log")
     seal(fresh.root, "--yes", "--log", log)
     assert "/var/lib/imsprep/lock" not in open(log).read()
+
+
+def test_live_guest_paths_have_one_leading_slash():
+    """On the live system, guest paths become host paths as they are; POSIX normpath keeps a
+    leading "//", which made the seal's list name every file of a removed tree "//var/lib/..."
+    (a read-only probe of this machine's /etc: nothing is written)."""
+    system = System("/")
+    assert system.live
+    assert system.host_path("/etc/hostname") == "/etc/hostname"
+    assert system.host_path("etc/hostname") == "/etc/hostname"
+    files = list(system.walk_files("/etc/ssh", max_entries=5)) or list(system.walk_files("/etc", max_entries=5))
+    assert files and all(f.startswith("/") and not f.startswith("//") for f in files), files
