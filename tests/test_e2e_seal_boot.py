@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.e2e,
                   reason="needs root and tests/setup-deps.sh's tools")]
 
 # every path a Debian seal can remove or empty is below one of these
-WATCHED = ["/etc/ssh", "/etc/machine-id", "/var/lib/dbus", "/var/lib/cloud", "/var/log", "/var/lib/dhcp", "/var/lib/systemd",
+WATCHED = ["/etc/ssh", "/etc/udev/rules.d", "/etc/machine-id", "/var/lib/dbus", "/var/lib/cloud", "/var/log", "/var/lib/dhcp", "/var/lib/systemd",
            "/root", "/home", "/var/lib/imsprep", "/var/cache/imsprep", "/var/cache/apt", "/tmp", "/var/tmp", "/var/crash"]
 
 # removed paths a first boot writes again by design; each must have been written by that boot
@@ -46,6 +46,7 @@ REMADE_AT_BOOT = [
     (r"/var/lib/cloud/(instance|data/.*|handlers/.*|sem/.*)$", "cloud-init's state of the new instance"),
     (r"/var/log/cloud-init(-output)?\.log$", "cloud-init's log of the new instance's boot"),
     (r"/var/lib/dhcp/dhclient\..*\.leases$", "dhclient's lease of this boot"),
+    (r"/etc/udev/rules\.d/70-persistent-net\.rules$", "cloud-init's ENI renderer names the new instance's NIC by its MAC"),
     (r"/var/lib/systemd/random-seed$", "systemd-random-seed saves a new seed at every boot"),
     (r"/var/lib/dbus/machine-id$", "D-Bus's tmpfiles.d makes it again, a link to the new /etc/machine-id"),
     (r"/var/lib/cloud/scripts/per-instance/imsprep$", "imsprep's package installs its hook for each new instance "
@@ -154,7 +155,10 @@ def check_removal(pre, post, logged_removed, logged_emptied, live=False):
                  "/etc/ssh/ssh_host_rsa_key.pub", "/var/lib/cloud/instance", "/var/log/cloud-init.log",
                  "/var/lib/cloud/instances/%s/obj.pkl" % disks.LIVED_INSTANCE, "/var/lib/cloud/data/instance-id"):
         assert path in gone, path
-    assert [p for p in gone if p.startswith("/var/lib/dhcp/dhclient")], "the DHCP lease stayed"
+    leases = [p for p in pre if p.startswith("/var/lib/dhcp/dhclient")]
+    assert leases and set(leases) <= logged_removed, leases
+    # live, dhclient releases the lease at power-off and writes the file again: its DUID, no lease (the plan says so)
+    assert not [p for p in leases if p in post and (not live or b"lease {" in post[p][3])], "the DHCP lease stayed"
     assert [p for p in gone if p.startswith("/var/lib/imsprep/runs/")], "imsprep's fix run stayed"
     assert [p for p in gone if p.startswith("/var/log/imsprep/check-")], "imsprep's check report stayed"
     assert [p for p in gone if p.startswith("/var/cache/apt/archives/imsprep_")], "the package cache stayed"
@@ -183,6 +187,9 @@ def assert_sealed_boot(image, boot, before, pre, gone, emptied, instance_id, boo
     with disks.root_of(image, 1) as mnt:
         after = identity(mnt)
         post = snapshot(mnt)
+        # the lease on the disk is this boot's
+        leases = [p for p in post if p.startswith("/var/lib/dhcp/dhclient")]
+        assert leases and all(post[p][2] >= boot_started - 2 and b"lease {" in post[p][3] for p in leases), leases
         # a new machine-id, made at this boot and committed to the disk; the running system reported it
         assert re.fullmatch(r"[0-9a-f]{32}", after["machine-id"]), after
         assert after["machine-id"] != before["machine-id"]
@@ -271,6 +278,7 @@ def test_b_live_seal_inside_the_booted_guest_then_boots_as_a_new_instance(tmp_pa
     seal_out = [ln.split("SEAL-OUT ", 1)[1] for ln in out.splitlines() if "SEAL-OUT " in ln]
     assert any("0 failed" in ln for ln in seal_out), "\n".join(seal_out[-60:])
     assert any("run       cloud-init clean --logs" in ln for ln in seal_out)
+    assert any("only its DUID (default-duid)" in ln for ln in seal_out)
     removed, emptied = parse_seal_log(ln.split("SEAL-LOG ", 1)[1] for ln in out.splitlines() if "SEAL-LOG " in ln)
     assert removed
     with disks.root_of(image, 1) as mnt:

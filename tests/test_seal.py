@@ -362,6 +362,9 @@ def test_live_plans_use_the_guests_own_tools(tmp_path):
     tmp = {path for _, path in actions(plan, "tmp-files")}
     assert "/tmp/build.log" in tmp and not any("systemd-private" in path for path in tmp)
     assert any("sessions already open keep working" in n for n in items(plan, "ssh-hostkeys").notes)
+    # dhclient's release at power-off writes its lease file again (its DUID): the live plan says so
+    assert any("default-duid" in n for n in items(plan, "dhcp-client-state").notes)
+    assert not any("default-duid" in n for n in items(plan_for(guest.root), "dhcp-client-state").notes)
 
 
 def test_offline_cloud_init_runs_no_guest_code(tmp_path):

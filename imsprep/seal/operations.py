@@ -274,6 +274,11 @@ def dhcp_client_state(ctx: Context, plan: OpPlan) -> None:
             ctx.entry(path, plan)
     if ctx.live and plan.items:
         plan.note("live: the running DHCP client keeps its lease in memory; the network stays up")
+        if any("dhclient" in i.path for i in plan.items):
+            # seen in a booted Debian 12 guest: ifdown's `dhclient -r` at power-off rewrites the file
+            plan.note("live: dhclient writes its lease file again when it releases the lease at power-off; it then "
+                      "holds no lease, only its DUID (default-duid), which the next boot's dhclient reuses for DHCPv6; "
+                      "seal offline (--image) to leave none")
 
 
 @operation("udev-persistent-net", "udev rules that pin NIC names to MAC addresses, and a report of their copies in each initramfs")
