@@ -249,8 +249,10 @@ def test_a_offline_seal_of_a_lived_guest_boots_as_a_new_instance(tmp_path):
     sys.stdout.write("seal --image of the lived guest: %.1fs (%d removed, %d emptied)\n" % (seconds, len(removed), len(emptied)))
 
 
-LIVE_SEAL = r"""imsprep seal --yes --end-rollback --log /run/imsprep-seal.log > /run/imsprep-seal.out 2>&1
+LIVE_SEAL = r"""started=$(date +%s%N)
+imsprep seal --yes --end-rollback --log /run/imsprep-seal.log > /run/imsprep-seal.out 2>&1
 rc=$?
+echo "SEAL-MS $(( ($(date +%s%N) - started) / 1000000 ))"
 sed 's/^/SEAL-LOG /' /run/imsprep-seal.log
 sed 's/^/SEAL-OUT /' /run/imsprep-seal.out
 exit $rc"""
@@ -290,5 +292,7 @@ def test_b_live_seal_inside_the_booted_guest_then_boots_as_a_new_instance(tmp_pa
     boot_started = time.time()
     boot = disks.boot(image, str(tmp_path / "sealed.log"), bus="virtio", nic=True, smbios_serial=disks.SEED_SERIAL, timeout=1500)
     assert_sealed_boot(image, boot, before, pre, gone, emptied, "iid-imsprep-sealed-live", boot_started)
-    seal_seconds = [ln for ln in seal_out if "Sealed:" in ln]
-    sys.stdout.write("live seal boot (boot + seal + power-off): %.0fs; %s\n" % (live.seconds, seal_seconds))
+    sealed = [ln.strip() for ln in seal_out if "Sealed:" in ln]
+    seal_ms = [ln.split("SEAL-MS ", 1)[1] for ln in out.splitlines() if "SEAL-MS " in ln]
+    sys.stdout.write("live seal boot (boot + seal + power-off): %.0fs; seal inside the guest: %s ms; %s\n" % (
+        live.seconds, seal_ms, sealed))
