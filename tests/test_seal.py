@@ -607,3 +607,10 @@ def test_live_guest_paths_have_one_leading_slash():
     assert system.host_path("etc/hostname") == "/etc/hostname"
     files = list(system.walk_files("/etc/ssh", max_entries=5)) or list(system.walk_files("/etc", max_entries=5))
     assert files and all(f.startswith("/") and not f.startswith("//") for f in files), files
+
+
+def test_root_and_image_are_exclusive_and_a_missing_image_is_a_usage_error(tmp_path):
+    proc = run_imsprep("seal", "--root", str(tmp_path), "--image", str(tmp_path / "disk.raw"), "--dry-run", check_rc=2)
+    assert "not allowed with" in proc.stderr.decode()
+    proc = run_imsprep("seal", "--image", str(tmp_path / "missing.raw"), "--dry-run")
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr.decode()
