@@ -61,7 +61,7 @@ SEAL = Obj({
     "package_cache": Obj({"debian": STRS, "rhel": STRS, "suse": STRS, "keep_names": STRS}),
     "tmp_dirs": STRS, "tmp_live_skip": STRS, "crash_dirs": STRS, "random_seed": STRS,
     "cloud_init": Obj({"dir": str, "keep": STRS, "logs": STRS, "clean_d": str, "markers": STRS}),
-    "imsprep_state": Obj({"trees": STRS, "files": STRS, "lock": str})})
+    "imsprep_state": Obj({"trees": STRS, "files": STRS, "log_dir": str, "log_dir_keep": STRS, "lock": str})})
 
 SCHEMAS = {"generators.json": GENERATORS, "drivers.json": DRIVERS, "distros.json": DISTROS,
            "pv_suites.json": PV_SUITES, "seal.json": SEAL}

@@ -305,7 +305,7 @@ SEAL = [
     N_("nothing in the guest names a new instance (no cloud-init): DHCP may, else it stays %(name)s"),
     N_("live: sockets and private directories of running services are kept (%(paths)s)"),
     N_("live: systemd-random-seed saves a fresh seed at shutdown; that one is new, not the old one"),
-    N_("--poweroff works only on the live system (under --root, unmount the image and capture it)"),
+    N_("--poweroff works only on the live system (under --root or --image, capture the image yourself)"),
     N_("--log %(path)s is a directory; name a file"),
     N_("fix run %(run)s could still be rolled back and sealing deletes its backups; pass --end-rollback to seal anyway "
        "(or `imsprep rollback` first, or --skip imsprep-state); nothing was changed"),

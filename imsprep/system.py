@@ -136,7 +136,8 @@ class System:
         Raises OSError(ELOOP) on symlink loops, like the kernel would.
         """
         if self.live:
-            return os.path.normpath("/" + path)
+            # not "/" + path: POSIX normpath keeps a leading "//", so "/var" would become "//var"
+            return os.path.normpath("/" + path.lstrip("/"))
         return self._resolve(path, follow_last=True)
 
     def _resolve(self, path: str, follow_last: bool) -> str:

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from typing import Dict, Iterator, List, Optional
@@ -133,6 +134,34 @@ def cloud_disk_tree() -> str:
             os.unlink(path)
 
     return cached("guest-bookworm-disk-cloudinit", build)
+
+
+# a Debian cloud guest as people run them: cloud-init, an SSH server, ifupdown + dhclient (a DHCP
+# lease on disk, /var/lib/dhcp/dhclient.*.leases, as Debian 12's cloud images keep it)
+SSH_CLOUD_PACKAGES = ["openssh-server", "isc-dhcp-client", "ifupdown"]
+NO_SERVICE_START = "#!/bin/sh\n# no service starts inside a build chroot\nexit 101\n"
+
+
+def cloud_ssh_disk_tree() -> str:
+    """The cloud disk tree with an SSH server (host keys made by openssh-server's postinst) and dhclient."""
+    base = cloud_disk_tree()
+
+    def build(tmp: str) -> None:
+        run(["cp", "-a", base, tmp])
+        policy = os.path.join(tmp, "usr", "sbin", "policy-rc.d")
+        with open(policy, "w") as fh:
+            fh.write(NO_SERVICE_START)
+        os.chmod(policy, 0o755)
+        try:
+            with chroot_mounts(tmp):
+                run(["chroot", tmp, "apt-get", "install", "-y", "-q", "--no-install-recommends"] + SSH_CLOUD_PACKAGES)
+        finally:
+            os.unlink(policy)
+        for path in glob.glob(os.path.join(tmp, "var/cache/apt/archives/*.deb")):
+            os.unlink(path)
+        assert glob.glob(os.path.join(tmp, "etc/ssh/ssh_host_*_key")), "openssh-server made no host keys"
+
+    return cached("guest-bookworm-disk-cloudinit-ssh", build)
 
 
 def imsprep_deb() -> str:
@@ -332,13 +361,88 @@ def ide_cloud_disk() -> str:
     return cached("disk-ide-cloud.raw", lambda tmp: build_disk(tmp, cloud_disk_tree(), "bios", "sda", guests.BROKEN_MODULES))
 
 
+def ide_cloud_ssh_disk() -> str:
+    """Made on IDE/SATA hardware, with cloud-init and an SSH server; never booted."""
+    return cached("disk-ide-cloud-ssh.raw", lambda tmp: build_disk(tmp, cloud_ssh_disk_tree(), "bios", "sda",
+                                                                   guests.BROKEN_MODULES))
+
+
+# cloud-init from a NoCloud seed inside the image, pointed at by the SMBIOS serial (test_e2e_disks.py (d))
+SEED_DIR = "/var/lib/imsprep-e2e-seed"
+SEED_SERIAL = "ds=nocloud;s=file://%s/" % SEED_DIR
+# the minimal guest has no locales package: cloud-init's locale module would fail on its own
+CLOUD_USER_DATA = "#cloud-config\nlocale: false\n"
+LIVED_INSTANCE = "iid-imsprep-lived-1"
+
+# what the guest does in its lived boot, after cloud-init's first boot of LIVED_INSTANCE: an apt run
+# (installing imsprep from the package cache), shell sessions of root and of cloud-init's user,
+# then it reports what it has
+LIVED_ACTION = r"""set -u
+deb=$(ls /var/cache/apt/archives/imsprep_*_all.deb)
+apt-get install -y -q --no-install-recommends "$deb" || exit 1
+printf 'uptime\nimsprep check\nexit\n' | HOME=/root HISTFILE=/root/.bash_history bash -i >/dev/null 2>&1
+su - debian -c "printf 'id\nls -la\nexit\n' | HISTFILE=/home/debian/.bash_history bash -i" >/dev/null 2>&1
+cloud-init status --long
+ls -l /var/lib/dhcp /etc/ssh /var/lib/imsprep/runs /root/.bash_history /home/debian/.bash_history
+"""
+
+
+def write_seed(root: str, instance_id: str, user_data: str = CLOUD_USER_DATA) -> None:
+    """The NoCloud seed the next boot reads (a new instance-id makes it a new instance)."""
+    _write(root, SEED_DIR + "/user-data", user_data)
+    _write(root, SEED_DIR + "/meta-data", "instance-id: %s\nlocal-hostname: imsprep-disk\n" % instance_id)
+
+
+def set_action(root: str, script: str) -> None:
+    """A script the marker runs once at the next boot (its output: Boot.action_output())."""
+    _write(root, "/etc/imsprep-e2e/action", "#!/bin/sh\n" + script + "\n", 0o755)
+
+
+def imsprep_cli(*args: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "imsprep"] + list(args), env={"PYTHONPATH": REPO}, cwd=REPO)
+
+
+LIVED_EVIDENCE = ["/etc/machine-id", "/etc/ssh/ssh_host_ed25519_key.pub", "/var/lib/cloud/instance",
+                  "/var/lib/cloud/instances/" + LIVED_INSTANCE, "/var/log/cloud-init.log", "/root/.bash_history",
+                  "/home/debian/.bash_history", "/var/log/apt/history.log", "/var/lib/imsprep/runs"]
+
+
+def lived_cloud_ssh_disk() -> str:
+    """A guest that has lived: the IDE/SATA cloud disk fixed by `imsprep fix --image` (its run can
+    still be rolled back), then booted on virtio with a NIC and a NoCloud seed: cloud-init's first
+    boot (new host keys, user 'debian', ENI network), a DHCP lease from dhclient, machine-id and
+    journal, an apt run that installs imsprep from the package cache, shell histories."""
+
+    def build(tmp: str) -> None:
+        copy_disk(ide_cloud_ssh_disk(), tmp)
+        imsprep_cli("fix", "--image", tmp, "--yes", "--color", "never")
+        deb = imsprep_deb()
+        with root_of(tmp, 1) as mnt:
+            shutil.copyfile(deb, os.path.join(mnt, "var", "cache", "apt", "archives", os.path.basename(deb)))
+            write_seed(mnt, LIVED_INSTANCE)
+            set_action(mnt, LIVED_ACTION)
+        console = tmp + ".console.log"
+        result = boot(tmp, console, bus="virtio", nic=True, smbios_serial=SEED_SERIAL, timeout=1500)
+        if not result.booted or "IMSPREP-E2E-ACTION rc=0" not in result.console:
+            raise RuntimeError("the lived boot failed: %s\n%s" % (result.summary(), result.action_output()[-3000:]))
+        log("lived boot: %s" % result.summary())
+        with root_of(tmp, 1) as mnt:
+            missing = [p for p in LIVED_EVIDENCE if not os.path.lexists(os.path.join(mnt, p.lstrip("/")))]
+            leases = glob.glob(os.path.join(mnt, "var/lib/dhcp/dhclient*.lease*"))
+        os.unlink(console)
+        if missing or not leases:
+            raise RuntimeError("the lived boot left no %s (leases: %s)\n%s" % (missing, leases, result.action_output()[-3000:]))
+
+    return cached("disk-virtio-cloud-ssh-lived.raw", build)
+
+
 def copy_disk(source: str, dest: str) -> str:
     run(["cp", "--sparse=always", source, dest])
     return dest
 
 
 def build_all() -> None:
-    for build in (xen_bios_disk, xen_uefi_disk, ide_bios_disk, ide_cloud_disk):
+    for build in (xen_bios_disk, xen_uefi_disk, ide_bios_disk, ide_cloud_disk, lived_cloud_ssh_disk):
         build()
 
 

@@ -362,6 +362,9 @@ def test_live_plans_use_the_guests_own_tools(tmp_path):
     tmp = {path for _, path in actions(plan, "tmp-files")}
     assert "/tmp/build.log" in tmp and not any("systemd-private" in path for path in tmp)
     assert any("sessions already open keep working" in n for n in items(plan, "ssh-hostkeys").notes)
+    # dhclient's release at power-off writes its lease file again (its DUID): the live plan says so
+    assert any("default-duid" in n for n in items(plan, "dhcp-client-state").notes)
+    assert not any("default-duid" in n for n in items(plan_for(guest.root), "dhcp-client-state").notes)
 
 
 def test_offline_cloud_init_runs_no_guest_code(tmp_path):
@@ -556,3 +559,58 @@ def test_a_failed_item_is_reported_and_the_rest_still_runs(tmp_path):
     outcome = seal_apply.apply_plan(plan, log, progress=lambda m: None)
     assert not outcome.failed
     assert not os.path.exists(guest.path("/var/lib/systemd/random-seed"))
+
+
+def test_imsprep_reports_crash_logs_and_rotations_go_seal_log_stays(tmp_path):
+    """`imsprep check`/`fix` keep a copy of every report in /var/log/imsprep, named after the host
+    (cli.save_report), crashes leave tracebacks there and logrotate rotates its logs: all of it is
+    imsprep's state and goes; the seal's own log is written there while it runs and stays (emptied)."""
+    guest = debian(FakeGuest(str(tmp_path / "g")))
+    leftovers = ["/var/log/imsprep/check-20261130T101010Z-old-host.json", "/var/log/imsprep/fix-20261130T101011Z-old-host.json",
+                 "/var/log/imsprep/crash-20261130T101012Z.log", "/var/log/imsprep/changes.log.1",
+                 "/var/log/imsprep/cloud-init.log.2.gz"]
+    for path in leftovers:
+        guest.write(path, '{"host": "old-host"}\n')
+    guest.write("/var/log/imsprep/seal.log", "# imsprep seal of an earlier run\n")
+    plan = plan_for(guest.root, only="imsprep-state")
+    assert {(REMOVE, p) for p in leftovers} <= actions(plan, "imsprep-state")
+    assert "/var/log/imsprep/seal.log" not in {p for _, p in actions(plan, "imsprep-state")}
+    seal(guest.root, "--yes", "--only", "imsprep-state")
+    for path in leftovers:
+        assert not os.path.lexists(guest.path(path)), path
+    assert os.path.getsize(guest.path("/var/log/imsprep/seal.log")) == 0
+    assert sorted(os.listdir(guest.path("/var/log/imsprep"))) == ["seal.log"]
+
+
+def test_the_list_of_what_was_removed_names_the_lock_of_an_earlier_run(tmp_path):
+    """The lock file a fix run left is removed last, after the plan's items: the list names it too
+    (a lock the seal made for itself only is not listed: it was never part of the image)."""
+    guest = lived_in(FakeGuest(str(tmp_path / "g")))
+    log = str(tmp_path / "seal.log")
+    seal(guest.root, "--yes", "--end-rollback", "--log", log)
+    assert not os.path.lexists(guest.path("/var/lib/imsprep/lock"))
+    assert "imsprep-state\tremoved\t/var/lib/imsprep/lock\n" in open(log).read()
+    fresh = debian(FakeGuest(str(tmp_path / "f")))
+    fresh.write("/root/.bash_history", "ls\n")
+    log = str(tmp_path / "fresh.log")
+    seal(fresh.root, "--yes", "--log", log)
+    assert "/var/lib/imsprep/lock" not in open(log).read()
+
+
+def test_live_guest_paths_have_one_leading_slash():
+    """On the live system, guest paths become host paths as they are; POSIX normpath keeps a
+    leading "//", which made the seal's list name every file of a removed tree "//var/lib/..."
+    (a read-only probe of this machine's /etc: nothing is written)."""
+    system = System("/")
+    assert system.live
+    assert system.host_path("/etc/hostname") == "/etc/hostname"
+    assert system.host_path("etc/hostname") == "/etc/hostname"
+    files = list(system.walk_files("/etc/ssh", max_entries=5)) or list(system.walk_files("/etc", max_entries=5))
+    assert files and all(f.startswith("/") and not f.startswith("//") for f in files), files
+
+
+def test_root_and_image_are_exclusive_and_a_missing_image_is_a_usage_error(tmp_path):
+    proc = run_imsprep("seal", "--root", str(tmp_path), "--image", str(tmp_path / "disk.raw"), "--dry-run", check_rc=2)
+    assert "not allowed with" in proc.stderr.decode()
+    proc = run_imsprep("seal", "--image", str(tmp_path / "missing.raw"), "--dry-run")
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr.decode()

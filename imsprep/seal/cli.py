@@ -32,7 +32,11 @@ def add_parser(sub: "argparse._SubParsersAction", epilog: str = SEAL_EPILOG) -> 
     epilog = SEAL_EPILOG
     seal = sub.add_parser("seal", help="clean the guest for capture: histories, logs, identity, caches (one-way)",
                           description=DESCRIPTION, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    seal.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
+    where = seal.add_mutually_exclusive_group()
+    where.add_argument("--root", default="/", metavar="DIR", help="seal the guest mounted at DIR (default: /, live)")
+    where.add_argument("--image", metavar="DISK",
+                       help="seal the guest on the whole-disk image DISK (raw or qcow2; attached, mounted as its fstab "
+                            "says, and detached again)")
     seal.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     seal.add_argument("-y", "--yes", action="store_true", help="apply without asking (required when there is no terminal)")
     seal.add_argument("--only", metavar="OP,...",
@@ -60,7 +64,7 @@ def list_operations() -> str:
 def render_plan(plan: SealPlan, log_target: str) -> str:
     system = plan.ctx.system
     out: List[str] = []
-    where = _("the running system") if system.live else _("the guest at %(root)s") % {"root": system.root}
+    where = _("the running system") if system.live else _("the guest at %(root)s") % {"root": system.label or system.root}
     out.append(_("imsprep seal: plan for %(where)s (distro family: %(family)s)") % {"where": where, "family": plan.ctx.family})
     out += (_("Sealing is one-way: nothing removed is kept anywhere (no backup, no rollback). The list of what is\n"
               "removed goes to %(log)s.") % {"log": translate_message(log_target)}).split("\n")
@@ -119,21 +123,29 @@ def poweroff(system: System) -> int:
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
+    if args.list:
+        sys.stdout.write(list_operations())
+        return EXIT_OK
+    if args.log and os.path.isdir(args.log):
+        raise UserError("--log %s is a directory; name a file" % args.log)
+    selected = select(args.only, args.skip)
+    if args.image:
+        from ..cli import guest_system
+
+        with guest_system(args, writable=not args.dry_run) as system:
+            return seal_system(args, system, selected)
+    if not os.path.isdir(args.root):
+        raise UserError("--root %s: no such directory" % args.root)
+    return seal_system(args, System(args.root), selected)
+
+
+def seal_system(args: argparse.Namespace, system: System, selected: List[str]) -> int:
     from ..cli import confirm
     from ..fix.journal import LOCK_FILE, STATE_DIR, Lock
     from .apply import SealLog, apply_plan
 
-    if args.list:
-        sys.stdout.write(list_operations())
-        return EXIT_OK
-    if not os.path.isdir(args.root):
-        raise UserError("--root %s: no such directory" % args.root)
-    system = System(args.root)
     if args.poweroff and not system.live:
-        raise UserError("--poweroff works only on the live system (under --root, unmount the image and capture it)")
-    if args.log and os.path.isdir(args.log):
-        raise UserError("--log %s is a directory; name a file" % args.log)
-    selected = select(args.only, args.skip)
+        raise UserError("--poweroff works only on the live system (under --root or --image, capture the image yourself)")
     log_target = os.path.abspath(args.log) if args.log else _("%(path)s (in the guest, emptied when the seal ends)") % {"path": SEAL_LOG}
     if args.dry_run:
         plan = build_plan(Context(system), selected)
@@ -141,6 +153,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         sys.stdout.write(_("dry run: nothing was changed") + "\n")
         return EXIT_OK
     state_existed = system.is_dir(STATE_DIR)
+    lock_existed = system.exists(LOCK_FILE)  # a fix run's lock, in the image: listed as removed (this run removes it last)
     with Lock(system, "seal"):
         ctx = Context(system)
         ctx.own_lock = True
@@ -155,6 +168,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
             log = SealLog(system, None if args.log else SEAL_LOG, args.log)
             try:
                 outcome = apply_plan(plan, log, progress=lambda m: print(m, file=sys.stderr))
+                if lock_existed and "imsprep-state" in selected:
+                    log.write("imsprep-state", "removed", LOCK_FILE)
             finally:
                 log.close(empty_guest_copy=not args.log)
         else:

@@ -113,6 +113,8 @@ def imsprep_state(ctx: Context, plan: OpPlan) -> None:
     for path in section["files"]:
         if ctx.system.exists(path) or ctx.system.is_symlink(path):
             ctx.entry(path, plan)
+    # reports, crash tracebacks, rotated logs: everything in the log directory but the seal's own log
+    ctx.contents(section["log_dir"], plan, skip=section["log_dir_keep"])
     lock = section["lock"]
     if ctx.own_lock:
         plan.add(lock, NOTE, "this run's lock, removed last")
@@ -272,6 +274,11 @@ def dhcp_client_state(ctx: Context, plan: OpPlan) -> None:
             ctx.entry(path, plan)
     if ctx.live and plan.items:
         plan.note("live: the running DHCP client keeps its lease in memory; the network stays up")
+        if any("dhclient" in i.path for i in plan.items):
+            # seen in a booted Debian 12 guest: ifdown's `dhclient -r` at power-off rewrites the file
+            plan.note("live: dhclient writes its lease file again when it releases the lease at power-off; it then "
+                      "holds no lease, only its DUID (default-duid), which the next boot's dhclient reuses for DHCPv6; "
+                      "seal offline (--image) to leave none")
 
 
 @operation("udev-persistent-net", "udev rules that pin NIC names to MAC addresses, and a report of their copies in each initramfs")
