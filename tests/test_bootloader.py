@@ -386,3 +386,37 @@ def test_extlinux_edits_append_lines(tmp_path):
         "label none", "  kernel /vmlinuz-none", "  append net.ifnames=0"]
     # nothing to do: no edit
     assert loader.edits(system, read_boot_config(system), {}, [], "why") == []
+
+
+def test_no_bootloader_message_lists_the_registry(tmp_path):
+    """NO_BOOTLOADER_CONFIG names what was looked for from the registry (in detection order), so a
+    bootloader added there shows up without touching the message; the zh_CN pattern still matches."""
+    from test_check_fake import debian_guest
+
+    from imsprep import bootloaders, i18n
+
+    guest, _kver = debian_guest(tmp_path / "g")
+
+    def message():
+        report, _rc = check_json(guest.root)
+        (finding,) = [f for f in report["findings"] if f["code"] == "NO_BOOTLOADER_CONFIG"]
+        return finding["message"]
+
+    names = [b.name for b in bootloaders.detection_order()]
+    assert {"grub2", "grub-legacy", "bls", "systemd-boot", "extlinux"} <= set(names)
+    assert message() == "no bootloader configuration found (looked for: %s); every installed kernel is judged" % ", ".join(names)
+
+    @bootloaders.register
+    class Lilo(bootloaders.Bootloader):
+        name = "lilo-test"
+        priority = 99
+
+    try:
+        assert "(looked for: %s, lilo-test);" % ", ".join(names) in message()
+    finally:
+        del bootloaders._REGISTRY["lilo-test"]
+    i18n.use_language("zh_CN")
+    try:
+        assert i18n.translate_message(message()) == "未找到引导程序配置（已查找：%s）；将判断每个已安装的内核" % ", ".join(names)
+    finally:
+        i18n.reset()
