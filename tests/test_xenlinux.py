@@ -14,6 +14,8 @@ XENLINUX = {
     # file -> (kernel version as the package installs it, the symbol that tells it)
     "centos-5-kernel-xen-2.6.18-274.7.1.el5-x86_64": ("2.6.18-274.7.1.el5xen", "CONFIG_X86_64_XEN"),
     "opensuse-kernel-source-2005-xen-x86_64": ("2.6.13-rc6-git11-xen", "CONFIG_XEN_X86_64"),
+    # SUSE kernel-xen of the SLE 11 SP1 generation (2.6.32); its version as SLE 11 SP1 installs it
+    "opensuse-kernel-source-2.6.32-xen-x86_64": ("2.6.32.12-0.7-xen", "CONFIG_X86_64_XEN"),
 }
 
 
