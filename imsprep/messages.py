@@ -89,7 +89,7 @@ MESSAGES = [
        "like a container"),
     N_("this machine"),
     N_("run imsprep on the server that will become the image, or on its mounted disk with --root DIR"),
-    N_("no bootloader configuration found (grub.cfg, BLS entries, menu.lst, extlinux); every installed kernel is judged"),
+    N_("no bootloader configuration found (looked for: %(loaders)s); every installed kernel is judged"),
     N_("the default boot entry %(title)s (%(source)s) loads %(kernel)s, which is not an installed kernel"),
     N_("regenerate the bootloader configuration or set a default entry that exists"),
     N_("%(path)s has modules but no kernel image in /boot; it is not bootable and was not judged"),

@@ -2,7 +2,7 @@
 
 from typing import Dict, List
 
-from .. import generators
+from .. import bootloaders, generators
 from ..facts import Facts
 from ..facts.kmod import normalize
 from .findings import ERROR, INFO, WARNING, Finding
@@ -120,7 +120,8 @@ def kernel_inventory_findings(facts: Facts) -> List[Finding]:
     if facts.kernels and facts.boot.loader is None:
         findings.append(Finding(
             "NO_BOOTLOADER_CONFIG", INFO, ["kvm", "xen"],
-            "no bootloader configuration found (grub.cfg, BLS entries, menu.lst, extlinux); every installed kernel is judged",
+            "no bootloader configuration found (looked for: %s); every installed kernel is judged" % ", ".join(
+                b.name for b in bootloaders.detection_order()),
             "", blocking=False))
     elif facts.boot.default is not None and facts.default_kernel is None:
         findings.append(Finding(
