@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO
@@ -64,3 +65,18 @@ def test_every_shell_script_passes_shellcheck():
     proc = subprocess.run(["shellcheck", "--format=gcc"] + scripts, cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+
+
+ANSIBLE_LINT = os.path.join(os.path.dirname(sys.executable), "ansible-lint")
+
+
+@pytest.mark.skipif(not os.path.exists(ANSIBLE_LINT), reason="needs ansible-lint (test extra)")
+def test_ansible_role_and_playbook_pass_ansible_lint_production(tmp_path):
+    """The playbook and its role pass ansible-lint's strictest profile, `production`, with no failure
+    and no warning (ansible-lint exits 2 on a failure; a warning is only printed)."""
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"], NO_COLOR="1",
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    proc = subprocess.run([ANSIBLE_LINT, "--offline", "--profile", "production", "packaging/ansible"], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert re.search(r"Passed: 0 failure\(s\), 0 warning\(s\) in [1-9]\d* files", proc.stdout), proc.stdout[-4000:]
