@@ -32,7 +32,8 @@ for target in $targets; do
         openeuler) defs="openEuler 1"; dist=.oe1; py=3.7 ;;  # openEuler 20.03 LTS: Python 3.7
         *) echo "build-rpm: unknown target $target (el7 el8 el9 openeuler)" >&2; exit 2 ;;
     esac
-    interp=$(ls -d "$versions/$py".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
+    interp=$(printf '%s\n' "$versions/$py".*/bin/python | sort -V | tail -n 1)
+    [ -x "$interp" ] || interp=  # no match: the pattern itself
     if [ -z "$interp" ]; then
         echo "build-rpm: no CPython $py in $versions to byte-compile for $target (pyenv install $py)" >&2
         exit 1

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 versions="${PYENV_ROOT:-/root/.pyenv}/versions"
 
 make_venv() {  # VENV PYTHON-VERSION REQUIREMENTS
-    interp=$(ls -d "$versions/$2".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
+    interp=$(printf '%s\n' "$versions/$2".*/bin/python | sort -V | tail -n 1)
     if [ -z "$interp" ] || [ ! -x "$interp" ]; then
         echo "run-pythons: no CPython $2 in $versions (install it: pyenv install $2)" >&2
         exit 1

@@ -29,8 +29,13 @@ def test_deb_contents(deb, tmp_path):
                  "./etc/logrotate.d/imsprep", "./usr/share/bash-completion/completions/imsprep",
                  "./usr/share/zsh/vendor-completions/_imsprep", "/imsprep/schema/report-v1.json", "/imsprep/schema/fix-v1.json", "/imsprep/schema/rollback-v1.json",
                  "./etc/cloud/clean.d/99-imsprep", "/imsprep/kb/seal.json", "/imsprep/seal/operations.py",
-                 "/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo", "./usr/share/man/zh_CN/man8/imsprep.8.gz"):
+                 "/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo", "./usr/share/man/zh_CN/man8/imsprep.8.gz",
+                 "/imsprep/generators/dracut.py", "/imsprep/generators/initramfs_tools.py", "/imsprep/generators/suse_mkinitrd.py",
+                 "/imsprep/pkgmgr/dpkg.py", "/imsprep/pkgmgr/rpm.py", "/imsprep/bootloaders/grub2.py", "/imsprep/bootloaders/bls.py"):
         assert path in listing, path
+    # every module of the source tree is in the package (a subpackage missing from pyproject's list would not be)
+    for module in subprocess.run(["git", "ls-files", "imsprep/*.py"], cwd=REPO, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split():
+        assert "./usr/lib/python3/dist-packages/%s\n" % module in listing + "\n", module
     assert "imsprep.po" not in listing  # the compiled catalogue ships, its source stays in the source package
     modes = {line.split()[-1]: line.split()[0] for line in listing.splitlines()}
     assert modes["./var/lib/imsprep/"] == "drwx------"
@@ -102,8 +107,16 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
                  "/etc/imsprep/imsprep.conf", "/usr/lib/imsprep/cloud-init-hook", "/usr/lib/systemd/system/imsprep-cloud-hook.service", "/var/lib/imsprep",
                  "/etc/cloud/clean.d/99-imsprep", "/usr/share/imsprep/imsprep/kb/seal.json",
                  "/usr/share/imsprep/imsprep/seal/operations.py", "/usr/share/imsprep/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo",
-                 "/usr/share/man/zh_CN/man8/imsprep.8.gz"):
+                 "/usr/share/man/zh_CN/man8/imsprep.8.gz", "/etc/logrotate.d/imsprep", "/var/log/imsprep",
+                 "/usr/share/bash-completion/completions/imsprep", "/usr/share/zsh/site-functions/_imsprep",
+                 "/usr/share/imsprep/imsprep/schema/report-v1.json", "/usr/share/imsprep/imsprep/schema/fix-v1.json",
+                 "/usr/share/imsprep/imsprep/schema/rollback-v1.json"):
         assert path in files, path
+    # every module of the source tree is in the payload, with its byte code
+    for module in subprocess.run(["git", "ls-files", "imsprep/*.py"], cwd=REPO, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split():
+        assert "/usr/share/imsprep/" + module in files, module
+    langs = subprocess.run(["rpm", "-qp", "--qf", "[%{FILELANGS} %{FILENAMES}\n]", rpm], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    assert "zh_CN /usr/share/imsprep/imsprep/locale/zh_CN/LC_MESSAGES/imsprep.mo\n" in langs
     assert not [f for f in files if f.endswith(".po")]
     requires = subprocess.run(["rpm", "-qpR", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
     for dep in ("python3-psutil", "python3-jinja2", "dracut"):
@@ -111,7 +124,7 @@ def test_rpm_builds_with_the_right_files_and_requirements(tmp_path):
     provides = subprocess.run(["rpm", "-qp", "--provides", rpm], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split("\n")
     assert "python3-sh" not in requires and "bundled(python3-sh) = 1.14.3" in provides and "bundled(python3-distro) = 1.9.0" in provides
     config = subprocess.run(["rpm", "-qp", "--configfiles", rpm], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
-    assert "/etc/imsprep/imsprep.conf" in config
+    assert "/etc/imsprep/imsprep.conf" in config and "/etc/logrotate.d/imsprep" in config
     # the payload runs: unpack it and check the sample guest with Debian's python3
     payload = tmp_path / "payload"
     payload.mkdir()
