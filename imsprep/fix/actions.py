@@ -4,11 +4,11 @@ run, and apply itself while writing to the journal first (write-ahead) so it can
 import difflib
 import os
 import re
-from typing import Callable, Dict, List, Optional, Set, Union
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 
 from .. import pkgmgr
 from ..facts.initramfs import InitramfsReader
-from ..facts.kernels import Kernel
+from ..facts.kernels import Kernel, version_key
 from ..system import System
 from .faults import fault_point
 from .journal import GENERATOR_TMP, Journal
@@ -32,9 +32,40 @@ class Applied:
 ApplyResult = Union[str, Applied]  # a plain message: done the way the plan says
 
 
+# Phases: the order in which a plan's steps are applied (the reference procedure). Each kind of
+# action declares its phase; a generic file edit takes the phase of what it configures.
+SUITES = 10  # PV / vendor suites go first: what they leave decides the rest
+MODPROBE = 20  # modprobe rules that block native drivers
+DEVICES = 30  # fstab / crypttab by UUID
+BOOT_CONFIG = 40  # boot configuration files edited in place
+BOOT_REGENERATE = 50  # generated boot configuration (grub.cfg), after its sources were edited
+NETWORK = 60  # NIC names and addresses
+GENERATOR_CONFIG = 70  # the initramfs generator's drop-in, before any rebuild
+KERNELS = 80  # per kernel, newest first: depmod, then the initramfs rebuild
+
+
+class Newest:
+    """Sort key of a kernel version: newer versions first."""
+
+    def __init__(self, kver: str):
+        self.key = version_key(kver)
+
+    def __lt__(self, other: "Newest") -> bool:
+        return self.key > other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Newest) and self.key == other.key
+
+
 class Action:
     kind = "action"
+    phase = BOOT_CONFIG  # see the phases above
     findings: List[str] = []  # the codes of the check findings this action answers (set by the planner)
+
+    def order_key(self) -> Tuple[object, ...]:
+        """Where this action goes in a plan: its phase, then what it works on (a path), so the
+        order does not depend on the order the planner made the actions in."""
+        return (self.phase, 0, getattr(self, "path", "") or "")
 
     def summary(self) -> str:
         raise NotImplementedError
@@ -49,6 +80,11 @@ class Action:
         return {"kind": self.kind, "summary": self.summary(), "diff": self.diff(), "findings": list(self.findings)}
 
 
+def in_order(actions: List[Action]) -> List[Action]:
+    """``actions`` in the order their kinds declare (a stable sort)."""
+    return sorted(actions, key=lambda action: action.order_key())
+
+
 def unified_diff(path: str, old: Optional[str], new: str) -> str:
     lines = difflib.unified_diff((old or "").splitlines(True), new.splitlines(True),
                                  fromfile="a" + path if old is not None else "/dev/null", tofile="b" + path)
@@ -60,7 +96,9 @@ class EditFile(Action):
 
     kind = "edit-file"
 
-    def __init__(self, path: str, old: Optional[str], new: str, why: str, mode: int = 0o644):
+    def __init__(self, path: str, old: Optional[str], new: str, why: str, mode: int = 0o644, phase: Optional[int] = None):
+        if phase is not None:
+            self.phase = phase
         self.path = path
         self.old = old
         self.new = new
@@ -85,7 +123,9 @@ class EditFile(Action):
 class DeleteFile(Action):
     kind = "delete-file"
 
-    def __init__(self, path: str, why: str):
+    def __init__(self, path: str, why: str, phase: Optional[int] = None):
+        if phase is not None:
+            self.phase = phase
         self.path = path
         self.why = why
 
@@ -106,6 +146,7 @@ class RegenerateGrub(Action):
     keeps it right. That fallback is said in the plan and in the result, not only in the log."""
 
     kind = "regenerate-grub"
+    phase = BOOT_REGENERATE
 
     def __init__(self, path: str, generator: str, old: str, fallback: str, what: str = "root=/resume= by UUID",
                  kernel_args: Optional[List[str]] = None, by_uuid: bool = True):
@@ -151,9 +192,13 @@ class RegenerateGrub(Action):
 
 class RunDepmod(Action):
     kind = "depmod"
+    phase = KERNELS
 
     def __init__(self, kernel: Kernel):
         self.kernel = kernel
+
+    def order_key(self) -> Tuple[object, ...]:
+        return (self.phase, Newest(self.kernel.kver), 0)  # before the kernel's rebuild
 
     def summary(self) -> str:
         return "run depmod for %s (modules.dep %s)" % (self.kernel.kver, self.kernel.dep_error or "is stale")
@@ -175,6 +220,7 @@ class RebuildInitramfs(Action):
     """Build the kernel's initramfs beside the old one, verify it natively, then swap atomically."""
 
     kind = "rebuild-initramfs"
+    phase = KERNELS
 
     def __init__(self, kernel: Kernel, image: str, generator: str, argv_builder: Callable[[str], List[str]],
                  required: List[str], reasons: List[str], size_estimate: int, prepare: Optional[List[Action]] = None):
@@ -186,6 +232,9 @@ class RebuildInitramfs(Action):
         self.reasons = reasons
         self.size_estimate = size_estimate
         self.prepare = prepare or []
+
+    def order_key(self) -> Tuple[object, ...]:
+        return (self.phase, Newest(self.kernel.kver), 1)
 
     @property
     def tmp_path(self) -> str:
@@ -246,6 +295,7 @@ class RemoveSuite(Action):
     Package files are kept (the .deb/.rpm) where they can be had, so rollback can reinstall."""
 
     kind = "remove-suite"
+    phase = SUITES
 
     def __init__(self, suite_id: str, name: str, uninstaller: Optional[str], packages: List[tuple], package_db: Optional[str],
                  files: List[str]):

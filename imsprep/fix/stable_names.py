@@ -24,7 +24,7 @@ from ..facts.network import (
     read_network,
 )
 from ..facts.uuids import UuidResolver
-from .actions import Action, DeleteFile, EditFile, RegenerateGrub
+from .actions import DEVICES, NETWORK, Action, DeleteFile, EditFile, RegenerateGrub
 
 IFACE_STANZA_KEYS = ("address", "netmask", "gateway", "network", "broadcast", "hwaddress")
 NETPLAN_ANY_WIRED = "e*"  # netplan's match: name: takes one glob; en* (udev names) and eth* (net.ifnames=0)
@@ -75,7 +75,7 @@ def _fstab_action(facts: Facts, mapping: Dict[str, str], path: str, field: int) 
                 parts[index] = "UUID=" + mapping[parts[index]]
                 line = "".join(parts)
         out.append(line)
-    return EditFile(path, old, "".join(out), "block devices by UUID (names differ between XEN and KVM)")
+    return EditFile(path, old, "".join(out), "block devices by UUID (names differ between XEN and KVM)", phase=DEVICES)
 
 
 def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kernel_args: Optional[List[str]] = None) -> None:
@@ -306,16 +306,17 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
         fmt = items[0].format
         old = system.read_text(path) or ""
         if "persistent-rules" in kinds:
-            actions.append(DeleteFile(path, "persistent NIC names would rename the new instance's NIC"))
+            actions.append(DeleteFile(path, "persistent NIC names would rename the new instance's NIC", phase=NETWORK))
         elif "rules-generator" in kinds:
-            actions.append(EditFile(GENERATOR_MASK, None, "", "an empty rule masks %s, which recreates persistent NIC names" % path))
+            actions.append(EditFile(GENERATOR_MASK, None, "", "an empty rule masks %s, which recreates persistent NIC names" % path,
+                                    phase=NETWORK))
         elif "name-rule" in kinds and fmt == "networkd-link":
-            actions.append(DeleteFile(path, "it names a NIC by a MAC address or bus path the new instance does not have"))
+            actions.append(DeleteFile(path, "it names a NIC by a MAC address or bus path the new instance does not have", phase=NETWORK))
         elif "name-rule" in kinds:
             lines = {i.line for i in items}
             new = "".join("# imsprep: disabled, names a NIC by its MAC/bus path: " + line if number in lines else line
                           for number, line in enumerate(old.splitlines(True), 1))
-            actions.append(EditFile(path, old, new, "udev rules naming a NIC by its MAC/bus path are disabled"))
+            actions.append(EditFile(path, old, new, "udev rules naming a NIC by its MAC/bus path are disabled", phase=NETWORK))
         elif fmt == "ifcfg":
             bound = [i.interface for i in items if i.kind == "name-bound" and i.interface in rename]
             new = _ifcfg_dhcp(old, rename if bound else None)
@@ -329,10 +330,10 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
                                 "hand" % (path, next(i.interface for i in items if i.kind == "name-bound"), IFNAMES_OFF))
             if target != path:
                 actions.append(EditFile(target, None, new, "the NIC is %s by DHCP (was %s): with %s every hypervisor's "
-                                        "first NIC is %s" % (rename[bound[0]], path, IFNAMES_OFF, rename[bound[0]])))
-                actions.append(DeleteFile(path, "replaced by %s" % target))
+                                        "first NIC is %s" % (rename[bound[0]], path, IFNAMES_OFF, rename[bound[0]]), phase=NETWORK))
+                actions.append(DeleteFile(path, "replaced by %s" % target, phase=NETWORK))
             elif new != old:
-                actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC"))
+                actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC", phase=NETWORK))
         elif fmt == "interfaces":
             static = [i.interface for i in items if i.kind == "static" and i.interface]
             renamed = {i.interface: rename[i.interface] for i in items if i.kind == "name-bound" and i.interface in rename}
@@ -346,20 +347,20 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
             if new != old:
                 why = "the NIC uses DHCP" + ("; %s becomes %s (%s on the kernel command line)" % (
                     ", ".join(sorted(renamed)), ", ".join(renamed[n] for n in sorted(renamed)), IFNAMES_OFF) if renamed else "")
-                actions.append(EditFile(path, old, new, why))
+                actions.append(EditFile(path, old, new, why, phase=NETWORK))
         elif fmt == "networkd" and kinds & {"name-bound", "mac-pinned"}:
             actions.append(EditFile(path, old, _networkd_any_wired(old), "match every wired NIC (Name=%s), "
-                                    "whatever the hypervisor names it" % ANY_WIRED))
+                                    "whatever the hypervisor names it" % ANY_WIRED, phase=NETWORK))
         elif fmt == "netplan" and kinds & {"name-bound", "mac-pinned"}:
             new = _netplan_any_wired(old, [i.line for i in items if i.kind in ("name-bound", "mac-pinned") and i.line])
             if new != old:
-                actions.append(EditFile(path, old, new, 'match every wired NIC (match: name: "%s")' % NETPLAN_ANY_WIRED))
+                actions.append(EditFile(path, old, new, 'match every wired NIC (match: name: "%s")' % NETPLAN_ANY_WIRED, phase=NETWORK))
             for item in items:
                 if item.kind == "static":
                     problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
         elif fmt == "nm" and kinds & {"name-bound", "mac-pinned"}:
             actions.append(EditFile(path, old, _nm_any_ethernet(old), "the profile applies to any ethernet NIC "
-                                    "(no interface-name=, no mac-address=)"))
+                                    "(no interface-name=, no mac-address=)", phase=NETWORK))
             for item in items:
                 if item.kind == "static":
                     problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
