@@ -24,7 +24,7 @@ from ..facts.network import (
     read_network,
 )
 from ..facts.uuids import UuidResolver
-from .actions import DEVICES, NETWORK, Action, DeleteFile, EditFile, RegenerateGrub
+from .actions import BOOT, DEVICES, NETWORK, Action, DeleteFile, EditFile, RegenerateGrub, place
 
 IFACE_STANZA_KEYS = ("address", "netmask", "gateway", "network", "broadcast", "hwaddress")
 NETPLAN_ANY_WIRED = "e*"  # netplan's match: name: takes one glob; en* (udev names) and eth* (net.ifnames=0)
@@ -75,7 +75,7 @@ def _fstab_action(facts: Facts, mapping: Dict[str, str], path: str, field: int) 
                 parts[index] = "UUID=" + mapping[parts[index]]
                 line = "".join(parts)
         out.append(line)
-    return EditFile(path, old, "".join(out), "block devices by UUID (names differ between XEN and KVM)", phase=DEVICES)
+    return EditFile(path, old, "".join(out), "block devices by UUID (names differ between XEN and KVM)")
 
 
 def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kernel_args: Optional[List[str]] = None) -> None:
@@ -90,10 +90,10 @@ def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kerne
             if ref.path.endswith("device.map"):
                 problems.append("%s:%d names %s: GRUB 2 does not need device.map; delete it after checking the bootloader "
                                 "still installs" % (ref.path, ref.line, ref.device))
-        for path, field in (("/etc/fstab", 0), ("/etc/crypttab", 1)):
+        for step, (path, field) in enumerate((("/etc/fstab", 0), ("/etc/crypttab", 1))):
             action = _fstab_action(facts, mapping, path, field)
             if action:
-                actions.append(action)
+                actions.append(place(action, DEVICES, step))
     if mapping or kernel_args:
         plan_boot_cmdline(facts, mapping, kernel_args or [], actions)
 
@@ -104,16 +104,17 @@ def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], ac
     whats = (["root=/resume= by UUID"] if mapping else []) + (["adds %s" % " ".join(args)] if args else [])
     what = "; ".join(whats)
     seen = set()
-    for loader in bootloaders.registered():
-        for edit in loader.edits(facts.system, facts.boot, mapping, args, what):
+    for number, loader in enumerate(bootloaders.registered()):
+        for step, edit in enumerate(loader.edits(facts.system, facts.boot, mapping, args, what)):
             if edit.path in seen:
                 continue
             seen.add(edit.path)
             if edit.generator and edit.old is not None:
-                actions.append(RegenerateGrub(edit.path, edit.generator, edit.old, edit.new, edit.why, edit.kernel_args,
-                                              by_uuid=edit.by_uuid))
+                action: Action = RegenerateGrub(edit.path, edit.generator, edit.old, edit.new, edit.why, edit.kernel_args,
+                                                by_uuid=edit.by_uuid)
             else:
-                actions.append(EditFile(edit.path, edit.old, edit.new, edit.why))
+                action = EditFile(edit.path, edit.old, edit.new, edit.why)
+            actions.append(place(action, BOOT, number, step))  # the loader's own order: sources, then what is generated
 
 
 def can_set_cmdline(facts: Facts) -> bool:
@@ -302,21 +303,21 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
         by_file.setdefault(issue.path, []).append(issue)
     kernel_args: List[str] = []
     for path, items in sorted(by_file.items()):
+        first = len(actions)
         kinds = {i.kind for i in items}
         fmt = items[0].format
         old = system.read_text(path) or ""
         if "persistent-rules" in kinds:
-            actions.append(DeleteFile(path, "persistent NIC names would rename the new instance's NIC", phase=NETWORK))
+            actions.append(DeleteFile(path, "persistent NIC names would rename the new instance's NIC"))
         elif "rules-generator" in kinds:
-            actions.append(EditFile(GENERATOR_MASK, None, "", "an empty rule masks %s, which recreates persistent NIC names" % path,
-                                    phase=NETWORK))
+            actions.append(EditFile(GENERATOR_MASK, None, "", "an empty rule masks %s, which recreates persistent NIC names" % path))
         elif "name-rule" in kinds and fmt == "networkd-link":
-            actions.append(DeleteFile(path, "it names a NIC by a MAC address or bus path the new instance does not have", phase=NETWORK))
+            actions.append(DeleteFile(path, "it names a NIC by a MAC address or bus path the new instance does not have"))
         elif "name-rule" in kinds:
             lines = {i.line for i in items}
             new = "".join("# imsprep: disabled, names a NIC by its MAC/bus path: " + line if number in lines else line
                           for number, line in enumerate(old.splitlines(True), 1))
-            actions.append(EditFile(path, old, new, "udev rules naming a NIC by its MAC/bus path are disabled", phase=NETWORK))
+            actions.append(EditFile(path, old, new, "udev rules naming a NIC by its MAC/bus path are disabled"))
         elif fmt == "ifcfg":
             bound = [i.interface for i in items if i.kind == "name-bound" and i.interface in rename]
             new = _ifcfg_dhcp(old, rename if bound else None)
@@ -330,10 +331,10 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
                                 "hand" % (path, next(i.interface for i in items if i.kind == "name-bound"), IFNAMES_OFF))
             if target != path:
                 actions.append(EditFile(target, None, new, "the NIC is %s by DHCP (was %s): with %s every hypervisor's "
-                                        "first NIC is %s" % (rename[bound[0]], path, IFNAMES_OFF, rename[bound[0]]), phase=NETWORK))
-                actions.append(DeleteFile(path, "replaced by %s" % target, phase=NETWORK))
+                                        "first NIC is %s" % (rename[bound[0]], path, IFNAMES_OFF, rename[bound[0]])))
+                actions.append(DeleteFile(path, "replaced by %s" % target))
             elif new != old:
-                actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC", phase=NETWORK))
+                actions.append(EditFile(path, old, new, "the NIC uses DHCP, not a fixed address or MAC"))
         elif fmt == "interfaces":
             static = [i.interface for i in items if i.kind == "static" and i.interface]
             renamed = {i.interface: rename[i.interface] for i in items if i.kind == "name-bound" and i.interface in rename}
@@ -347,20 +348,20 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
             if new != old:
                 why = "the NIC uses DHCP" + ("; %s becomes %s (%s on the kernel command line)" % (
                     ", ".join(sorted(renamed)), ", ".join(renamed[n] for n in sorted(renamed)), IFNAMES_OFF) if renamed else "")
-                actions.append(EditFile(path, old, new, why, phase=NETWORK))
+                actions.append(EditFile(path, old, new, why))
         elif fmt == "networkd" and kinds & {"name-bound", "mac-pinned"}:
             actions.append(EditFile(path, old, _networkd_any_wired(old), "match every wired NIC (Name=%s), "
-                                    "whatever the hypervisor names it" % ANY_WIRED, phase=NETWORK))
+                                    "whatever the hypervisor names it" % ANY_WIRED))
         elif fmt == "netplan" and kinds & {"name-bound", "mac-pinned"}:
             new = _netplan_any_wired(old, [i.line for i in items if i.kind in ("name-bound", "mac-pinned") and i.line])
             if new != old:
-                actions.append(EditFile(path, old, new, 'match every wired NIC (match: name: "%s")' % NETPLAN_ANY_WIRED, phase=NETWORK))
+                actions.append(EditFile(path, old, new, 'match every wired NIC (match: name: "%s")' % NETPLAN_ANY_WIRED))
             for item in items:
                 if item.kind == "static":
                     problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
         elif fmt == "nm" and kinds & {"name-bound", "mac-pinned"}:
             actions.append(EditFile(path, old, _nm_any_ethernet(old), "the profile applies to any ethernet NIC "
-                                    "(no interface-name=, no mac-address=)", phase=NETWORK))
+                                    "(no interface-name=, no mac-address=)"))
             for item in items:
                 if item.kind == "static":
                     problems.append("%s:%s: %s is not rewritten automatically: use DHCP for the primary NIC" % (path, item.line, item.text))
@@ -368,4 +369,6 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
             for item in items:
                 problems.append("%s:%s: %s is not rewritten automatically: use DHCP and no MAC match for the primary NIC"
                                 % (path, item.line, item.text))
+        for step, action in enumerate(actions[first:]):
+            place(action, NETWORK, path, step)  # file by file; a replacement is created before the old file goes
     return [] if eth_on else kernel_args
