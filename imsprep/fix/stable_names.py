@@ -20,8 +20,6 @@ from ..facts.network import (
     MAC_KEYS,
     STATIC_KEY,
     NetIssue,
-    kernel_names_eth,
-    read_network,
 )
 from ..facts.uuids import UuidResolver
 from .actions import BOOT, DEVICES, NETWORK, Action, DeleteFile, EditFile, RegenerateGrub, place
@@ -291,12 +289,12 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
     system = facts.system
     issues = list(facts.network)
     settable = can_set_cmdline(facts)
-    eth_on = kernel_names_eth(system, facts.boot)
+    eth_on = facts.names_eth
     rename = _eth_names(issues, [i.path for i in issues if i.format == "ifcfg"]) if settable else {}
     if rename and not eth_on:
         # net.ifnames=0 will go on: a pattern that is neutral today (Name=en*) must match eth0 then
         known = {(i.path, i.line) for i in issues}
-        issues += [i for i in read_network(system, facts.boot, eth=True) if i.kind == "name-bound"
+        issues += [i for i in facts.network_if_eth if i.kind == "name-bound"
                    and i.format in ("networkd", "netplan", "nm") and (i.path, i.line) not in known]
     by_file: Dict[str, List[NetIssue]] = {}
     for issue in issues:
