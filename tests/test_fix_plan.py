@@ -330,3 +330,30 @@ def test_fix_changes_no_network_setting_check_did_not_report(tmp_path):
     assert plan.actions == [] and plan.problems == []
     _, _, plan = plan_for(guest.root, targets=("kvm",))
     assert [(a.path, a.findings) for a in plan.actions] == [("/etc/systemd/network/50-enX0.network", ["NET_NAME_BOUND"])]
+
+
+def test_plan_order_is_declared_by_the_actions(tmp_path):
+    """Each kind of action declares its place (suites, modprobe, devices, boot, network, generator
+    drop-in, kernels): the plan is in that order, whatever order the actions were made in."""
+    import random
+
+    from imsprep.fix.actions import in_order
+
+    guest, kver = debian_guest(tmp_path / "g", modules=[])  # the drivers are not in the initramfs: a rebuild
+    guest.dpkg([("initramfs-tools", "0.142+deb12u1"), ("linux-image-6.1.0-50-amd64", "6.1.176-1"),
+                ("xe-guest-utilities", "7.20.2-0ubuntu1")])
+    guest.executable("/usr/sbin/xe-daemon")
+    guest.write("/etc/modprobe.d/pv.conf", "blacklist virtio_blk\n")
+    guest.write("/etc/fstab", "/dev/xvda1 / ext4 defaults 0 1\n")
+    _, _, plan = plan_for(guest.root, targets=("kvm",))
+    kinds = [a.kind for a in plan.actions]
+    assert kinds[0] == "remove-suite" and kinds[-1] == "rebuild-initramfs", kinds
+    assert "edit-file" in kinds
+    phases = [a.phase for a in plan.actions]
+    assert phases == sorted(phases)
+    modprobe = kinds.index("edit-file")
+    assert plan.actions[modprobe].path == "/etc/modprobe.d/pv.conf"
+    for seed in range(20):
+        shuffled = list(plan.actions)
+        random.Random(seed).shuffle(shuffled)
+        assert in_order(shuffled) == plan.actions

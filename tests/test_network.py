@@ -408,3 +408,51 @@ def test_netplan_rewrite_is_what_netplan_itself_accepts(tmp_path, capsys):
     network = after["10-netplan-ens3.network"]
     assert network.startswith("[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n"), network
     assert not [unit for unit, text in after.items() if "fa:16:3e:5d:2b:19" in text or 'NAME="' in text]
+
+
+NETWORK_CONFIG = ("/etc/network", "/etc/systemd/network", "/etc/netplan", "/etc/NetworkManager", "/etc/sysconfig/network-scripts",
+                  "/etc/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d")
+
+
+def test_network_plan_comes_from_the_gathered_facts(tmp_path):
+    """fix plans the network from what check gathered (also how each file reads once net.ifnames=0
+    goes on): while planning, the network configuration is not listed or read again, except each
+    file the plan changes, read once for its diff and backup."""
+    from imsprep.facts import gather
+    from imsprep.fix.plan import build_plan
+    from imsprep.knowledge import Knowledge
+    from imsprep.rules import assess
+    from imsprep.system import System
+
+    calls = []
+    depth = [0]
+
+    class Recording(System):
+        """Records each call from outside System (not the calls System makes to itself) with its paths."""
+
+        def __getattribute__(self, name):
+            value = object.__getattribute__(self, name)
+            if callable(value) and not name.startswith("_"):
+                def record(*args, **kwargs):
+                    if depth[0] == 0:
+                        calls.extend((name, a) for a in args if isinstance(a, str) and a.startswith("/"))
+                    depth[0] += 1
+                    try:
+                        return value(*args, **kwargs)
+                    finally:
+                        depth[0] -= 1
+                return record
+            return value
+
+    unit = "/etc/systemd/network/80-dhcp.network"
+    guest = guest_with(tmp_path, {"/etc/network/interfaces": IFUPDOWN_XEN, unit: "[Match]\nName=en*\n\n[Network]\nDHCP=yes\n"})
+    facts = gather(Recording(guest.root), Knowledge(), use_cache=False)
+    assessment = assess(facts, ["kvm", "xen"])
+    del calls[:]
+    plan = build_plan(facts, assessment)
+    edited = {a.path for a in plan.actions}
+    assert {"/etc/network/interfaces", unit} <= edited  # the unit only needs it once net.ifnames=0 goes on
+    network = [(name, path) for name, path in calls if path.startswith(NETWORK_CONFIG)]
+    assert network, calls  # the recording works: the edited files are read for their diff
+    assert all(name == "read_text" and path in edited for name, path in network), network
+    assert len(network) == len(set(network)), network

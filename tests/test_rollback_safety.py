@@ -389,3 +389,54 @@ def test_untouched_fix_rolls_back_cleanly_and_dry_run_says_0(tmp_path):
     assert open(guest.path("/etc/modprobe.d/pv.conf")).read() != original
     run_imsprep("rollback", "--root", guest.root, "--yes", check_rc=0)
     assert open(guest.path("/etc/modprobe.d/pv.conf")).read() == original
+
+
+def test_unknown_journal_op_is_a_one_line_error_and_changes_nothing(tmp_path):
+    """Each journal op is undone by the handler registered for it: an op this imsprep has no
+    handler for (a journal from another version) refuses the whole rollback, before any change,
+    with one line naming the op, not a traceback."""
+    guest, kver = debian_guest(tmp_path / "g", modules=INCOMPLETE)
+    original = open(guest.path("/etc/initramfs-tools/modules")).read()
+    run_dir = guest.path("/var/lib/imsprep/runs/20260101T000000-1")
+    os.makedirs(run_dir + "/backup/etc/initramfs-tools")
+    shutil.copy(guest.path("/etc/initramfs-tools/modules"), run_dir + "/backup/etc/initramfs-tools/modules")
+    guest.write("/etc/initramfs-tools/modules", original + "virtio_pci\n")
+    entries = [{"op": "begin"},
+               {"op": "file", "path": "/etc/initramfs-tools/modules", "existed": True, "mode": 420,
+                "backup": "/var/lib/imsprep/runs/20260101T000000-1/backup/etc/initramfs-tools/modules", "reason": "x"},
+               {"op": "chattr-immutable", "path": "/etc/fstab"},
+               {"op": "end"}]
+    with open(run_dir + "/journal.jsonl", "w") as fh:
+        fh.write("".join(json.dumps(e) + "\n" for e in entries))
+    def tree():  # the journal included; the lock file rollback takes is not a change
+        found = snapshot(guest.root, exclude=())
+        found.pop(os.path.join("var", "lib", "imsprep", "lock"), None)
+        return found
+
+    before = tree()
+    for extra in (["--dry-run"], ["--yes"], ["--yes", "--force"]):
+        proc = run_imsprep("rollback", "--root", guest.root, *extra)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, (extra, proc.stdout.decode(), err)
+        assert "Traceback" not in err
+        lines = [line for line in err.splitlines() if "chattr-immutable" in line]
+        assert len(lines) == 1 and "journal.jsonl line 3" in lines[0], err
+        assert tree() == before  # nothing restored, nothing journaled
+    assert open(guest.path("/etc/initramfs-tools/modules")).read() == original + "virtio_pci\n"
+
+
+def test_every_op_the_fix_writes_has_an_undo_handler():
+    """The ops written by the actions and the journal are exactly those with a registered handler."""
+    import re
+
+    from imsprep.fix import undo
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "imsprep")
+    written = set()
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            if name.endswith(".py") and name != "undo.py":
+                with open(os.path.join(dirpath, name)) as fh:
+                    written |= set(re.findall(r'\{"op": "([a-z-]+)"', fh.read()))
+    assert written and written <= set(undo.UNDO), written - set(undo.UNDO)
+    assert {"file", "packages-removed", "tmp-image", "tmp-dir"} <= {op for op, h in undo.UNDO.items() if h.stage}

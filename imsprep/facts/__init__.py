@@ -17,7 +17,7 @@ from .initramfs import InitramfsReader, Listing, parse_lister_output
 from .kernels import Kernel, find_kernels, orphan_module_dirs, running_kernel
 from .kmod import normalize
 from .listing_cache import ListingCache
-from .network import NetIssue, read_network, udev_keeps_kernel_names
+from .network import NetIssue, kernel_names_eth, read_network, udev_keeps_kernel_names
 from .platform import PlatformInfo, read_platform
 from .pvsuites import ModprobeRule, Packages, SuiteFinding, find_suites, read_modprobe_rules, read_packages
 
@@ -73,6 +73,8 @@ class Facts:
         self.modprobe_rules: List[ModprobeRule] = []
         self.device_refs: List[DeviceRef] = []
         self.network: List[NetIssue] = []
+        self.names_eth = False  # net.ifnames=0 is on the kernel command line (and stays there)
+        self.network_if_eth: List[NetIssue] = []  # the network configuration judged as if net.ifnames=0 were on
         self.platform: PlatformInfo = PlatformInfo()
         self.cloud_init = False
         self.unreadable: List[str] = []  # what a non-root user could not see
@@ -236,7 +238,11 @@ def gather(system: System, knowledge: Knowledge, use_cache: bool = True) -> Fact
     facts.suites = find_suites(system, knowledge, facts.packages, facts.distro.package_db)
     facts.modprobe_rules = read_modprobe_rules(system)
     facts.device_refs = fstab_refs(system) + crypttab_refs(system) + bootloader_refs(system, facts.boot)
-    facts.network = read_network(system, facts.boot, eth=True if udev_keeps_kernel_names(facts.distro) else None)
+    facts.names_eth = kernel_names_eth(system, facts.boot)
+    eth = udev_keeps_kernel_names(facts.distro) or facts.names_eth
+    facts.network = read_network(system, facts.boot, eth=eth)
+    # fix may put net.ifnames=0 on: how the configuration reads then, so it plans from facts alone
+    facts.network_if_eth = facts.network if eth else read_network(system, facts.boot, eth=True)
     main_kernel = facts.default_kernel or (facts.kernels[0] if facts.kernels else None)
     facts.platform = read_platform(system, kernel_arch(main_kernel), facts.packages.versions)
     facts.cloud_init = bool(system.which("cloud-init") or system.is_file("/etc/cloud/cloud.cfg"))

@@ -4,12 +4,14 @@ run, and apply itself while writing to the journal first (write-ahead) so it can
 import difflib
 import os
 import re
-from typing import Callable, Dict, List, Optional, Set, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from .. import pkgmgr
+from ..errors import UserError
 from ..facts.initramfs import InitramfsReader
-from ..facts.kernels import Kernel
+from ..facts.kernels import Kernel, version_key
 from ..system import System
+from . import undo
 from .faults import fault_point
 from .journal import GENERATOR_TMP, Journal
 
@@ -32,9 +34,41 @@ class Applied:
 ApplyResult = Union[str, Applied]  # a plain message: done the way the plan says
 
 
+# Phases: the order in which a plan's steps are applied (the reference procedure). Each kind of
+# action declares its phase; a generic file edit takes the phase of what it configures (place()).
+SUITES = 10  # PV / vendor suites go first: what they leave decides the rest
+MODPROBE = 20  # modprobe rules that block native drivers
+DEVICES = 30  # fstab, then crypttab, by UUID
+BOOT = 40  # each bootloader's edits in registry order (a generated file after its sources)
+NETWORK = 60  # NIC names and addresses, file by file
+GENERATOR_CONFIG = 70  # the initramfs generator's drop-in, before any rebuild
+KERNELS = 80  # per kernel, newest first: depmod, then the initramfs rebuild
+
+
+class Newest:
+    """Sort key of a kernel version: newer versions first."""
+
+    def __init__(self, kver: str):
+        self.key = version_key(kver)
+
+    def __lt__(self, other: "Newest") -> bool:
+        return self.key > other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Newest) and self.key == other.key
+
+
 class Action:
     kind = "action"
+    phase = BOOT  # see the phases above
+    within: Tuple[object, ...] = ()  # its place within the phase (what it works on)
     findings: List[str] = []  # the codes of the check findings this action answers (set by the planner)
+
+    def order_key(self) -> Tuple[object, ...]:
+        """Where this action goes in a plan: its phase, then its place within the phase (by
+        default the file it works on), so the order does not depend on the order the planner made
+        the actions in."""
+        return (self.phase,) + (self.within or (str(getattr(self, "path", "")),))
 
     def summary(self) -> str:
         raise NotImplementedError
@@ -47,6 +81,18 @@ class Action:
 
     def to_dict(self) -> Dict[str, object]:
         return {"kind": self.kind, "summary": self.summary(), "diff": self.diff(), "findings": list(self.findings)}
+
+
+def place(action: Action, phase: int, *within: object) -> Action:
+    """Give a generic action (a file edit) the phase of what it configures, and its place there."""
+    action.phase = phase
+    action.within = tuple(within)
+    return action
+
+
+def in_order(actions: List[Action]) -> List[Action]:
+    """``actions`` in the order their kinds declare (a stable sort)."""
+    return sorted(actions, key=lambda action: action.order_key())
 
 
 def unified_diff(path: str, old: Optional[str], new: str) -> str:
@@ -106,6 +152,7 @@ class RegenerateGrub(Action):
     keeps it right. That fallback is said in the plan and in the result, not only in the log."""
 
     kind = "regenerate-grub"
+    phase = BOOT
 
     def __init__(self, path: str, generator: str, old: str, fallback: str, what: str = "root=/resume= by UUID",
                  kernel_args: Optional[List[str]] = None, by_uuid: bool = True):
@@ -151,9 +198,13 @@ class RegenerateGrub(Action):
 
 class RunDepmod(Action):
     kind = "depmod"
+    phase = KERNELS
 
     def __init__(self, kernel: Kernel):
         self.kernel = kernel
+
+    def order_key(self) -> Tuple[object, ...]:
+        return (self.phase, Newest(self.kernel.kver), 0)  # before the kernel's rebuild (1)
 
     def summary(self) -> str:
         return "run depmod for %s (modules.dep %s)" % (self.kernel.kver, self.kernel.dep_error or "is stale")
@@ -175,6 +226,7 @@ class RebuildInitramfs(Action):
     """Build the kernel's initramfs beside the old one, verify it natively, then swap atomically."""
 
     kind = "rebuild-initramfs"
+    phase = KERNELS
 
     def __init__(self, kernel: Kernel, image: str, generator: str, argv_builder: Callable[[str], List[str]],
                  required: List[str], reasons: List[str], size_estimate: int, prepare: Optional[List[Action]] = None):
@@ -186,6 +238,9 @@ class RebuildInitramfs(Action):
         self.reasons = reasons
         self.size_estimate = size_estimate
         self.prepare = prepare or []
+
+    def order_key(self) -> Tuple[object, ...]:
+        return (self.phase, Newest(self.kernel.kver), 1)
 
     @property
     def tmp_path(self) -> str:
@@ -234,6 +289,33 @@ class RebuildInitramfs(Action):
         return "rebuilt %s (%d bytes, verified %d modules)" % (self.image, system.size(self.image), len(self.required))
 
 
+class RemoveScratch(undo.Undo):
+    """``tmp-image`` / ``tmp-dir`` (RebuildInitramfs): what a run killed mid-build left behind."""
+
+    stage = undo.SCRATCH
+
+    def __init__(self, what: str):
+        self.what = what  # "image" or "dir"
+
+    def undo(self, rb: undo.Rollback, index: int, entry: Dict[str, object]) -> None:
+        system, path = rb.system, str(entry.get("path"))
+        try:
+            if self.what == "image" and system.is_file(path):
+                if not rb.dry_run:
+                    system.unlink(path)
+                rb.result.done.append("removed the unfinished %s" % path)
+            elif self.what == "dir" and system.is_dir(path) and not system.is_symlink(path):
+                if not rb.dry_run:
+                    system.remove_tree(path)
+                rb.result.done.append("removed the scratch directory %s" % path)
+        except (OSError, UserError) as exc:
+            rb.result.failed.append("%s: not removed: %s" % (path, exc))
+
+
+undo.register("tmp-image", RemoveScratch("image"))
+undo.register("tmp-dir", RemoveScratch("dir"))
+
+
 def verify_image(system: System, path: str, kver: str, required: List[str]) -> List[str]:
     """Required modules not found in the image at ``path`` (for kernel ``kver``)."""
     with system.open_binary(path) as fh:
@@ -246,6 +328,7 @@ class RemoveSuite(Action):
     Package files are kept (the .deb/.rpm) where they can be had, so rollback can reinstall."""
 
     kind = "remove-suite"
+    phase = SUITES
 
     def __init__(self, suite_id: str, name: str, uninstaller: Optional[str], packages: List[tuple], package_db: Optional[str],
                  files: List[str]):
@@ -332,3 +415,39 @@ class RemoveSuite(Action):
             if kept:
                 saved[name] = kept
         return saved
+
+
+class ReinstallPackages(undo.Undo):
+    """``packages-removed`` (RemoveSuite): reinstall from the kept package files, once."""
+
+    stage = undo.PACKAGES
+
+    def undo(self, rb: undo.Rollback, index: int, entry: Dict[str, object]) -> None:
+        if index in rb.reinstalled:
+            return
+        rb.result.done += reinstall(rb.system, entry, rb.progress)
+        rb.journal.append({"op": "reinstalled", "index": index})
+
+
+def reinstall(system: System, entry: Dict[str, Any], progress: Progress) -> List[str]:
+    saved = entry.get("saved") or {}
+    packages = entry.get("packages") or []
+    files = [saved[name] for name, _ in packages if name in saved]
+    missing = ["%s=%s" % (name, version) for name, version in packages if name not in saved]
+    done = []
+    if files:
+        manager = pkgmgr.lookup(str(entry.get("db")))
+        if manager is None:
+            raise UserError("reinstalling %s: unknown package database %r in the journal" % (" ".join(files), entry.get("db")))
+        argv = manager.reinstall_argv(files)
+        progress("  " + " ".join(argv))
+        result = system.run(argv, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive"})
+        if not result.ok:
+            raise UserError("reinstalling %s failed (exit %d): %s" % (" ".join(files), result.rc, result.stderr.strip()[-300:]))
+        done.append("reinstalled %s" % " ".join(files))
+    if missing:
+        done.append("could not reinstall %s: no package file was kept; install them by name" % " ".join(missing))
+    return done
+
+
+undo.register("packages-removed", ReinstallPackages())

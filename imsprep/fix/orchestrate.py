@@ -14,6 +14,7 @@ from ..i18n import N_
 from ..knowledge import Knowledge
 from ..rules import Assessment, assess
 from ..system import System
+from . import undo
 from .journal import Journal, Lock
 from .plan import Plan, build_plan
 from .runner import Outcome, RollbackResult, apply_plan, check_free_space, finish_run, rollback, start_run, validate_plan
@@ -111,6 +112,7 @@ class RollbackRun:
         self.result: Optional[RollbackResult] = None
         if journal is not None:
             entries = list(journal.entries())
+            undo.handlers(journal, entries)  # an op this imsprep cannot undo: refused before it is shown
             done = {str(e["path"]) for e in entries if e.get("op") == "restored"}
             self.restored_earlier = sorted(done)
             self.changed = sorted({str(e["path"]) for e in entries if e.get("op") == "file"} - done)

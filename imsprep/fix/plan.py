@@ -15,7 +15,7 @@ from ..rules import Assessment
 from ..rules.drivers import MODULE
 from ..rules.findings import Finding
 from ..rules.system_rules import DEVICE_BREAKS
-from .actions import Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod
+from .actions import GENERATOR_CONFIG, MODPROBE, Action, EditFile, RebuildInitramfs, RemoveSuite, RunDepmod, in_order, place
 from .stable_names import plan_devices, plan_network
 
 MIN_IMAGE_ESTIMATE = 32 << 20
@@ -131,6 +131,7 @@ def build_plan(facts: Facts, assessment: Assessment, ignore_suites: Optional[Lis
                                          + [c for r in rebuilds for c in r.findings]))
             plan.actions.append(action)
     plan.actions += rebuilds
+    plan.actions = in_order(plan.actions)  # each kind declares its place (suites first, rebuilds last)
     strategy = generators.lookup(facts.knowledge, generator)
     note = strategy.build_note(facts.generator, system.live) if strategy is not None else None
     if note and plan.rebuilds:
@@ -177,7 +178,7 @@ def _plan_generator_config(facts: Facts, generator: str, modules: List[str]) -> 
     new = strategy.dropin_text(old, facts.generator, modules, __version__)
     if new is None:
         return None
-    return EditFile(strategy.dropin, old, new, strategy.dropin_why)
+    return place(EditFile(strategy.dropin, old, new, strategy.dropin_why), GENERATOR_CONFIG)
 
 
 def _required_for(assessment: Assessment, kernel: Kernel) -> List[str]:
@@ -242,7 +243,7 @@ def _private_config(strategy: InitramfsGenerator, confdir: str, extra: str, cont
 def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[str]) -> None:
     """Only the suites check reported for the requested targets (a XenServer agent harms KVM, not XEN)."""
     reported = {f.subject: f.code for f in assessment.findings if f.code in SUITE_CODES and f.subject}
-    for found in facts.suites:
+    for position, found in enumerate(facts.suites):
         suite = found.suite
         if found.id in ignore:
             plan.notes.append("%s is left alone (ignore_suites in imsprep.conf)" % suite["name"])
@@ -267,6 +268,7 @@ def _plan_suites(facts: Facts, assessment: Assessment, plan: Plan, ignore: List[
             continue
         action = RemoveSuite(found.id, str(suite["name"]), uninstaller, packages, facts.distro.package_db, files)
         action.findings = [reported[found.id]]
+        action.within = (position,)  # in the order check found them
         plan.actions.append(action)
 
 
@@ -281,6 +283,6 @@ def _plan_modprobe(facts: Facts, assessment: Assessment, plan: Plan) -> None:
         out = []
         for number, line in enumerate(old.splitlines(True), 1):
             out.append("# imsprep: disabled, blocks a native XEN/KVM driver: " + line if number in lines else line)
-        action = EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled")
+        action = place(EditFile(path, old, "".join(out), "modprobe rules that block native drivers are disabled"), MODPROBE)
         action.findings = ["MODPROBE_BLOCKS_DRIVER"]
         plan.actions.append(action)

@@ -1,20 +1,22 @@
 """Apply a plan (after the free-space check), and roll the last run back."""
 
-import difflib
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
-from .. import pkgmgr
 from ..errors import UserError
 from ..heartbeat import heartbeat
 from ..i18n import translate_message
 from ..system import System
+from . import undo
 from .actions import ActionFailed, Applied, ApplyResult
-from .journal import Journal, file_state, same_state
+from .journal import Journal
 from .plan import Plan
 from .sandbox import guest_sandbox
+from .undo import RollbackResult
+
+__all__ = ["RollbackResult", "apply_plan", "check_free_space", "finish_run", "rollback", "start_run", "validate_plan"]
 
 Progress = Callable[[str], None]
 
@@ -166,46 +168,6 @@ def _stage(action: object) -> str:
             "depmod": "running depmod"}.get(str(kind), str(kind))
 
 
-class RollbackResult:
-    def __init__(self):
-        self.done: List[str] = []
-        self.refused: List[str] = []  # changed since the fix: kept (unless --force)
-        self.diffs: List[str] = []
-        self.failed: List[str] = []  # could not be restored
-        self.given_up: List[str] = []  # could not be restored, and --force said to go on without them
-
-    @property
-    def complete(self) -> bool:
-        return not self.refused and not self.failed
-
-
-def _changed_since(system: System, path: str, after: Dict[str, object], current: Dict[str, object]) -> str:
-    """How ``path`` differs from what imsprep left: a unified diff for text, sizes and hashes otherwise."""
-    copy = after.get("copy")
-    if current.get("kind") == "file" and copy and system.is_file(str(copy)):
-        try:
-            old = system.read_bytes(str(copy))
-            new = system.read_bytes(path)
-        except OSError:
-            old = new = b""
-        if b"\0" not in old[:8192] + new[:8192]:
-            lines = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(True),
-                                         new.decode("utf-8", "replace").splitlines(True),
-                                         fromfile="%s (as imsprep left it)" % path, tofile="%s (now)" % path)
-            text = "".join(lines)
-            if text:
-                return text if text.endswith("\n") else text + "\n"
-
-    def describe(state: Dict[str, object]) -> str:
-        if not state.get("exists"):
-            return "absent"
-        if state.get("kind") != "file":
-            return "a %s" % state.get("kind")
-        return "%s bytes, sha256 %s" % (state.get("size"), str(state.get("sha256"))[:16])
-
-    return "  as imsprep left it: %s\n  now: %s\n" % (describe(after), describe(current))
-
-
 def rollback(system: System, journal: Journal, progress: Progress = stderr_progress, force: bool = False,
              dry_run: bool = False) -> RollbackResult:
     """Undo a run in reverse order: restore or delete every file it touched, reinstall removed
@@ -217,91 +179,22 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
     is journaled (``restored``), so a later rollback does not redo it; the run counts as rolled back
     only when nothing is left."""
     entries = list(journal.entries())
-    result = RollbackResult()
-    finished = {str(e.get("path")) for e in entries if e.get("op") == "restored"}
-    reinstalled = {int(str(e.get("index"))) for e in entries if e.get("op") == "reinstalled"}
-    firsts: Dict[str, Dict[str, object]] = {}
-    afters: Dict[str, Dict[str, object]] = {}
-    order: List[str] = []
-    for entry in entries:
-        path = str(entry.get("path"))
-        if entry.get("op") == "file":
-            if path not in firsts:
-                firsts[path] = entry
-                order.append(path)
-        elif entry.get("op") == "after":
-            afters[path] = entry
-
-    def mark(path: str, **extra: object) -> None:
-        if not dry_run:
-            entry: Dict[str, object] = {"op": "restored", "path": path}
-            entry.update(extra)
-            journal.append(entry)
-
-    # which files changed since the fix is decided first: reinstalling packages (below) recreates
-    # files the run's package removal deleted, and that is rollback's own doing, not a later edit
-    todo: List[str] = []
-    for path in reversed(order):
-        if path in finished:
-            continue
-        current = file_state(system, path)
-        after = afters.get(path)
-        if after is not None and not same_state(current, after) and not force:
-            result.refused.append(path)
-            result.diffs.append("%s changed since the fix:\n%s" % (path, _changed_since(system, path, after, current)))
-            continue
-        todo.append(path)
-    if not dry_run:
-        with guest_sandbox(system):
-            for index, entry in reversed(list(enumerate(entries))):
-                if entry.get("op") == "packages-removed" and index not in reinstalled:
-                    result.done += _reinstall(system, entry, progress)
-                    journal.append({"op": "reinstalled", "index": index})
-    for path in todo:
-        first = firsts[path]
-        current = file_state(system, path)
-        try:
-            if first.get("existed"):
-                backup = str(first.get("backup"))
-                if not system.is_file(backup):
-                    if force:
-                        mark(path, skipped="backup %s missing" % backup)
-                        result.given_up.append("%s: not restored, its backup %s is missing (given up: --force)" % (path, backup))
-                    else:
-                        result.failed.append("%s: not restored, its backup %s is missing" % (path, backup))
-                    continue
-                if current.get("exists") and current.get("kind") not in ("file", "unreadable"):
-                    result.failed.append("%s: not restored, a %s stands at its place now" % (path, current.get("kind")))
-                    continue
-                if not dry_run:
-                    system.copy_file(backup, path)
-                    mark(path)
-                result.done.append("restored %s" % path)
-            elif current.get("exists") and current.get("kind") == "file":
-                if not dry_run:
-                    system.unlink(path)
-                    mark(path)
-                result.done.append("removed %s (created by the run)" % path)
-            else:
-                if current.get("exists"):  # a directory imsprep did not create: left alone
-                    result.done.append("left %s: a %s imsprep did not create" % (path, current.get("kind")))
-                mark(path)
-        except (OSError, UserError) as exc:
-            result.failed.append("%s: not restored: %s" % (path, exc))
-    for entry in reversed(entries):
-        op = entry.get("op")
-        path = str(entry.get("path"))
-        try:
-            if op == "tmp-image" and system.is_file(path):
-                if not dry_run:
-                    system.unlink(path)
-                result.done.append("removed the unfinished %s" % path)
-            elif op == "tmp-dir" and system.is_dir(path) and not system.is_symlink(path):
-                if not dry_run:
-                    system.remove_tree(path)
-                result.done.append("removed the scratch directory %s" % path)
-        except (OSError, UserError) as exc:
-            result.failed.append("%s: not removed: %s" % (path, exc))
+    handlers = undo.handlers(journal, entries)  # an op this imsprep cannot undo refuses before any change
+    rb = undo.Rollback(system, journal, progress, force, dry_run)
+    result = rb.result
+    for index, entry in enumerate(entries):
+        handlers[index].note(rb, index, entry)
+    newest_first = list(reversed(list(enumerate(entries))))
+    for index, entry in newest_first:
+        handlers[index].check(rb, index, entry)
+    for stage in undo.STAGES:
+        if stage in undo.GUEST_CODE_STAGES:
+            if dry_run:
+                continue
+            with guest_sandbox(system):
+                _undo_stage(rb, stage, handlers, newest_first)
+        else:
+            _undo_stage(rb, stage, handlers, newest_first)
     if dry_run:
         return result
     if result.complete:
@@ -315,22 +208,7 @@ def rollback(system: System, journal: Journal, progress: Progress = stderr_progr
     return result
 
 
-def _reinstall(system: System, entry: Dict[str, Any], progress: Progress) -> List[str]:
-    saved = entry.get("saved") or {}
-    packages = entry.get("packages") or []
-    files = [saved[name] for name, _ in packages if name in saved]
-    missing = ["%s=%s" % (name, version) for name, version in packages if name not in saved]
-    done = []
-    if files:
-        manager = pkgmgr.lookup(str(entry.get("db")))
-        if manager is None:
-            raise UserError("reinstalling %s: unknown package database %r in the journal" % (" ".join(files), entry.get("db")))
-        argv = manager.reinstall_argv(files)
-        progress("  " + " ".join(argv))
-        result = system.run(argv, timeout=900, env={"DEBIAN_FRONTEND": "noninteractive"})
-        if not result.ok:
-            raise UserError("reinstalling %s failed (exit %d): %s" % (" ".join(files), result.rc, result.stderr.strip()[-300:]))
-        done.append("reinstalled %s" % " ".join(files))
-    if missing:
-        done.append("could not reinstall %s: no package file was kept; install them by name" % " ".join(missing))
-    return done
+def _undo_stage(rb: undo.Rollback, stage: int, handlers: List[undo.Undo], entries: List[Tuple[int, Dict[str, Any]]]) -> None:
+    for index, entry in entries:
+        if handlers[index].stage == stage:
+            handlers[index].undo(rb, index, entry)

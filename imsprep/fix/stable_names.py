@@ -20,11 +20,9 @@ from ..facts.network import (
     MAC_KEYS,
     STATIC_KEY,
     NetIssue,
-    kernel_names_eth,
-    read_network,
 )
 from ..facts.uuids import UuidResolver
-from .actions import Action, DeleteFile, EditFile, RegenerateGrub
+from .actions import BOOT, DEVICES, NETWORK, Action, DeleteFile, EditFile, RegenerateGrub, place
 
 IFACE_STANZA_KEYS = ("address", "netmask", "gateway", "network", "broadcast", "hwaddress")
 NETPLAN_ANY_WIRED = "e*"  # netplan's match: name: takes one glob; en* (udev names) and eth* (net.ifnames=0)
@@ -90,10 +88,10 @@ def plan_devices(facts: Facts, actions: List[Action], problems: List[str], kerne
             if ref.path.endswith("device.map"):
                 problems.append("%s:%d names %s: GRUB 2 does not need device.map; delete it after checking the bootloader "
                                 "still installs" % (ref.path, ref.line, ref.device))
-        for path, field in (("/etc/fstab", 0), ("/etc/crypttab", 1)):
+        for step, (path, field) in enumerate((("/etc/fstab", 0), ("/etc/crypttab", 1))):
             action = _fstab_action(facts, mapping, path, field)
             if action:
-                actions.append(action)
+                actions.append(place(action, DEVICES, step))
     if mapping or kernel_args:
         plan_boot_cmdline(facts, mapping, kernel_args or [], actions)
 
@@ -104,16 +102,17 @@ def plan_boot_cmdline(facts: Facts, mapping: Dict[str, str], args: List[str], ac
     whats = (["root=/resume= by UUID"] if mapping else []) + (["adds %s" % " ".join(args)] if args else [])
     what = "; ".join(whats)
     seen = set()
-    for loader in bootloaders.registered():
-        for edit in loader.edits(facts.system, facts.boot, mapping, args, what):
+    for number, loader in enumerate(bootloaders.registered()):
+        for step, edit in enumerate(loader.edits(facts.system, facts.boot, mapping, args, what)):
             if edit.path in seen:
                 continue
             seen.add(edit.path)
             if edit.generator and edit.old is not None:
-                actions.append(RegenerateGrub(edit.path, edit.generator, edit.old, edit.new, edit.why, edit.kernel_args,
-                                              by_uuid=edit.by_uuid))
+                action: Action = RegenerateGrub(edit.path, edit.generator, edit.old, edit.new, edit.why, edit.kernel_args,
+                                                by_uuid=edit.by_uuid)
             else:
-                actions.append(EditFile(edit.path, edit.old, edit.new, edit.why))
+                action = EditFile(edit.path, edit.old, edit.new, edit.why)
+            actions.append(place(action, BOOT, number, step))  # the loader's own order: sources, then what is generated
 
 
 def can_set_cmdline(facts: Facts) -> bool:
@@ -290,18 +289,19 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
     system = facts.system
     issues = list(facts.network)
     settable = can_set_cmdline(facts)
-    eth_on = kernel_names_eth(system, facts.boot)
+    eth_on = facts.names_eth
     rename = _eth_names(issues, [i.path for i in issues if i.format == "ifcfg"]) if settable else {}
     if rename and not eth_on:
         # net.ifnames=0 will go on: a pattern that is neutral today (Name=en*) must match eth0 then
         known = {(i.path, i.line) for i in issues}
-        issues += [i for i in read_network(system, facts.boot, eth=True) if i.kind == "name-bound"
+        issues += [i for i in facts.network_if_eth if i.kind == "name-bound"
                    and i.format in ("networkd", "netplan", "nm") and (i.path, i.line) not in known]
     by_file: Dict[str, List[NetIssue]] = {}
     for issue in issues:
         by_file.setdefault(issue.path, []).append(issue)
     kernel_args: List[str] = []
     for path, items in sorted(by_file.items()):
+        first = len(actions)
         kinds = {i.kind for i in items}
         fmt = items[0].format
         old = system.read_text(path) or ""
@@ -367,4 +367,6 @@ def plan_network(facts: Facts, actions: List[Action], problems: List[str]) -> Li
             for item in items:
                 problems.append("%s:%s: %s is not rewritten automatically: use DHCP and no MAC match for the primary NIC"
                                 % (path, item.line, item.text))
+        for step, action in enumerate(actions[first:]):
+            place(action, NETWORK, path, step)  # file by file; a replacement is created before the old file goes
     return [] if eth_on else kernel_args
