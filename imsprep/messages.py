@@ -305,6 +305,36 @@ SEAL = [
     N_("nothing in the guest names a new instance (no cloud-init): DHCP may, else it stays %(name)s"),
     N_("live: sockets and private directories of running services are kept (%(paths)s)"),
     N_("live: systemd-random-seed saves a fresh seed at shutdown; that one is new, not the old one"),
+    # seal plan details and reasons (imsprep/seal/operations.py)
+    N_("this run's lock, removed last"),
+    N_('removed last'),
+    N_("the guest's own cloud-init removes what is listed below, then runs %(dir)s/*"),
+    N_('removed by cloud-init clean'),
+    N_('cloud-init state'),
+    N_('cloud-init log'),
+    N_('rotated'),
+    N_('journald closes its files and starts new ones'),
+    N_('removes every archived journal file'),
+    N_('archived by --rotate, removed by --vacuum'),
+    N_('journal'),
+    N_('emptied, not deleted: an empty file makes systemd generate a new id at boot'),
+    N_('a copy, not a link to /etc/machine-id'),
+    N_('kept'),
+    N_('pinned to a MAC address'),
+    N_('was %(value)s'),
+    N_('holds a copy of %(files)s: rebuild it after sealing (update-initramfs -u -k all, or dracut -f '
+       '--regenerate-all), or the old names come back at boot'),
+    N_('no SSH server unit found'),
+    N_('no way to make new host keys at boot was found (%(unit)s has no keygen step, no cloud-init ssh module)'),
+    N_('%(unit)s makes missing host keys before sshd starts'),
+    N_('%(path)s runs %(marker)s, which makes missing host keys before sshd starts'),
+    N_("cloud-init's ssh module (listed in /etc/cloud/cloud.cfg) makes new host keys at the new instance's first boot, "
+       "provided cloud-init finds a datasource there (NoCloud seed, the cloud's metadata)"),
+    N_('live: dhclient writes its lease file again when it releases the lease at power-off; it then holds no lease, '
+       "only its DUID (default-duid), which the next boot's dhclient reuses for DHCPv6; seal offline (--image) to "
+       'leave none'),
+    N_('cannot roll back: %(journal)s line %(line)s has an entry this imsprep does not know how to undo (op %(op)s); '
+       'nothing was changed. Roll back with the imsprep version that made the run'),
     N_("--poweroff works only on the live system (under --root or --image, capture the image yourself)"),
     N_("--log %(path)s is a directory; name a file"),
     N_("fix run %(run)s could still be rolled back and sealing deletes its backups; pass --end-rollback to seal anyway "

@@ -289,3 +289,26 @@ def test_zh_CN_man_page():
         assert text in page, text
     english = subprocess.run([sys.executable, "-m", "imsprep.manpage", "--lang", "C"], stdout=subprocess.PIPE, env=zh_env(), cwd=REPO)
     assert b".SH EXIT STATUS" in english.stdout and not CJK.search(english.stdout.decode("utf-8"))
+
+
+def test_seal_plan_items_in_chinese_and_unchanged_in_english(tmp_path):
+    root = tmp_path / "guest"
+    for path, content in (("etc/os-release", 'ID=debian\nVERSION_ID="12"\n'), ("var/log/syslog", "log\n"),
+                          ("var/log/syslog.1", "old\n"), ("etc/machine-id", "0123456789abcdef0123456789abcdef\n"),
+                          ("etc/ssh/ssh_host_rsa_key", "key\n"), ("var/tmp/x/f", "t\n")):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(content)
+    english = run(["seal", "--root", str(root), "--dry-run"], english_env())
+    chinese = run(["seal", "--root", str(root), "--dry-run"], zh_env())
+    assert english.returncode == chinese.returncode == 0, chinese.stderr
+    for text in ("remove    /var/log/syslog.1  (rotated)", "empty     /var/log/syslog",
+                 "note      /etc/ssh/ssh_host_rsa_key  (kept)", "remove    /var/tmp/x/ (directory, 1 file(s))",
+                 "empty     /etc/machine-id  (emptied, not deleted: an empty file makes systemd generate a new id at boot)"):
+        assert text in english.stdout, text
+    for text in ("删除  /var/log/syslog.1  (已轮转)", "清空  /var/log/syslog", "说明  /etc/ssh/ssh_host_rsa_key  (保留)",
+                 "删除  /var/tmp/x/（目录，1 个文件）", "清空  /etc/machine-id  (清空而不删除", "未找到 SSH 服务单元"):
+        assert text in chinese.stdout, text
+    for word in ("remove ", "empty ", "(rotated)", "(kept)", "no SSH server unit found"):
+        assert word not in chinese.stdout, word
+    listing = run(["seal", "--list"], zh_env()).stdout
+    assert "SSH 主机密钥" in listing and "SSH host keys" not in listing

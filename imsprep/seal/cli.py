@@ -6,9 +6,13 @@ import sys
 from typing import List
 
 from ..errors import UserError
-from ..i18n import _, translate_message
+from ..i18n import N_, _, translate_message, translated
 from ..system import System
-from . import REGISTRY, Context, SealPlan, build_plan, select
+from . import NOTE, REGISTRY, REMOVE, REMOVE_TREE, REPLACE, RUN, TRUNCATE, Context, Item, SealPlan, build_plan, select
+
+# the verbs of the plan's item lines, in the reader's language (English: Item.summary, unchanged)
+VERB_TEXT = {TRUNCATE: N_("empty"), REMOVE: N_("remove"), REMOVE_TREE: N_("remove"), REPLACE: N_("replace"), RUN: N_("run"),
+             NOTE: N_("note")}
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,8 +61,27 @@ def list_operations() -> str:
     width = max(len(n) for n in REGISTRY)
     lines = ["%-*s  %-7s  %s" % (width, "OPERATION", "DEFAULT", "DESCRIPTION")]
     for op in REGISTRY.values():
-        lines.append("%-*s  %-7s  %s" % (width, op.name, "on" if op.default else "off", op.description))
+        lines.append("%-*s  %-7s  %s" % (width, op.name, "on" if op.default else "off", translate_message(op.description)))
     return "\n".join(lines) + "\n"
+
+
+def item_line(item: Item) -> str:
+    """One item of the plan as Item.summary() says it, with its verb and reason in the reader's language."""
+    if not translated():
+        return item.summary()
+    verb = _(VERB_TEXT[item.action])
+    detail = ("  (%s)" % translate_message(item.detail)) if item.detail else ""
+    if item.action == RUN:
+        return "%s  %s" % (verb, " ".join(item.argv or []))
+    if item.action == NOTE and not item.path:
+        return verb
+    if item.action == REMOVE_TREE:
+        text = "%s  %s" % (verb, _("%(path)s/ (directory, %(count)d file(s))") % {"path": item.path.rstrip("/"), "count": item.files})
+        text += "".join("\n                %s" % m for m in item.members)
+        if item.files > len(item.members):
+            text += "\n                " + _("... and %(count)d more") % {"count": item.files - len(item.members)}
+        return text + ("\n                (%s)" % translate_message(item.detail) if item.detail else "")
+    return "%s  %s%s" % (verb, item.path, detail)
 
 
 def render_plan(plan: SealPlan, log_target: str) -> str:
@@ -87,7 +110,7 @@ def render_plan(plan: SealPlan, log_target: str) -> str:
                 out.append("      " + _("note: %(note)s") % {"note": translate_message(note)})
             continue
         for item in op_plan.items:
-            out.append("      %s" % item.summary())
+            out.append("      %s" % item_line(item))
         if not op_plan.items:
             out.append("      " + _("nothing to do"))
         for note in op_plan.notes:
