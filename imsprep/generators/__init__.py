@@ -5,23 +5,16 @@
 Adding a generator: a module here (its class registered with ``@register``), its entry in
 checks/generators.json, and a fixture test (see README, "Adding a generator / package manager")."""
 
-import importlib
-import pkgutil
 from typing import Dict, List, Optional, Set
 
 from ..knowledge import Knowledge
+from ..plugins import import_all
 from .base import REGISTRY, InitramfsGenerator, register
 
 __all__ = ["InitramfsGenerator", "register", "lookup", "all_generators", "names", "generator_programs"]
 
 
-def _load_modules() -> None:
-    for module in pkgutil.iter_modules(__path__):  # every module of this package
-        if module.name != "base":
-            importlib.import_module(__name__ + "." + module.name)
-
-
-_load_modules()
+import_all(__name__, __path__)
 
 
 def generator_programs() -> Set[str]:

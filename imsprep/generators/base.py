@@ -5,7 +5,7 @@ methods."""
 
 import re
 import shlex
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 from ..system import System
 
@@ -95,6 +95,18 @@ class InitramfsGenerator:
     # -- facts (given a System) -------------------------------------------------------------
     def installed(self, system: System, family: str) -> bool:
         return any(system.which(exe) for exe in self.executables)
+
+    def assignments(self, system: System, info: GeneratorInfo,
+                    paths: Optional[List[str]] = None) -> Iterator[Tuple[str, str, str, str]]:
+        """(file, key, operator, value) of every shell assignment in the configuration files (by
+        default config_paths), each file that exists noted in ``info.config_files``."""
+        for path in self.config_paths(system) if paths is None else paths:
+            text = system.read_text(path)
+            if text is None:
+                continue
+            info.config_files.append(path)
+            for key, op, value in parse_shell_assignments(text):
+                yield path, key, op, value
 
     def config_paths(self, system: System) -> List[str]:
         """The configuration files in reading order (a later one overrides an earlier one); files

@@ -3,7 +3,7 @@
 from typing import Callable, List, Optional
 
 from ..system import System
-from .base import GeneratorInfo, InitramfsGenerator, normalize, parse_shell_assignments, register, render
+from .base import GeneratorInfo, InitramfsGenerator, normalize, register, render
 
 FORCING_KEYS = ("add_drivers", "force_drivers", "drivers")
 
@@ -17,18 +17,13 @@ class Dracut(InitramfsGenerator):
     build_programs = ("dracut",)
 
     def read_config(self, system: System, info: GeneratorInfo) -> None:
-        for path in self.config_paths(system):
-            text = system.read_text(path)
-            if text is None:
-                continue
-            info.config_files.append(path)
-            for key, op, value in parse_shell_assignments(text):
-                if op == "+=":
-                    info.settings[key] = (info.settings.get(key, "") + " " + value).strip()
-                else:
-                    info.settings[key] = value
-                if key in FORCING_KEYS and path != self.dropin:
-                    info.own_forced_modules += [normalize(m) for m in value.split()]
+        for path, key, op, value in self.assignments(system, info):
+            if op == "+=":
+                info.settings[key] = (info.settings.get(key, "") + " " + value).strip()
+            else:
+                info.settings[key] = value
+            if key in FORCING_KEYS and path != self.dropin:
+                info.own_forced_modules += [normalize(m) for m in value.split()]
         hostonly = info.settings.get("hostonly")
         info.hostonly = None if hostonly is None else hostonly.lower() in ("yes", "y", "true", "1")
         for key in FORCING_KEYS:

@@ -4,7 +4,7 @@ import re
 from typing import Callable, List, Optional, Tuple
 
 from ..system import System
-from .base import GeneratorInfo, InitramfsGenerator, normalize, parse_shell_assignments, register, render
+from .base import GeneratorInfo, InitramfsGenerator, normalize, register, render
 
 BLOCK = re.compile(r"^# BEGIN imsprep.*?^# END imsprep\n?", re.M | re.S)
 CHROOT_CONFDIR = "/var/lib/imsprep/chroot-initramfs-tools"
@@ -23,13 +23,8 @@ class InitramfsTools(InitramfsGenerator):
     build_programs = ("mkinitramfs", "update-initramfs")
 
     def read_config(self, system: System, info: GeneratorInfo) -> None:
-        for path in self.config_paths(system):
-            text = system.read_text(path)
-            if text is None:
-                continue
-            info.config_files.append(path)
-            for key, _, value in parse_shell_assignments(text):
-                info.settings[key] = value
+        for _path, key, _op, value in self.assignments(system, info):
+            info.settings[key] = value
         info.modules_policy = info.settings.get("MODULES", "most")
         text = system.read_text(self.dropin)
         if text is not None:

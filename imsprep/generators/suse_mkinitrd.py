@@ -4,7 +4,7 @@ import re
 from typing import Callable, List, Optional
 
 from ..system import System
-from .base import GeneratorInfo, InitramfsGenerator, normalize, parse_shell_assignments, register, render
+from .base import GeneratorInfo, InitramfsGenerator, normalize, register, render
 
 
 @register
@@ -22,11 +22,7 @@ class SuseMkinitrd(InitramfsGenerator):
         return super().installed(system, family)
 
     def read_config(self, system: System, info: GeneratorInfo) -> None:
-        text = system.read_text(self.dropin)
-        if text is None:
-            return
-        info.config_files.append(self.dropin)
-        for key, _, value in parse_shell_assignments(text):
+        for _path, key, _op, value in self.assignments(system, info, [self.dropin]):
             info.settings[key] = value
         modules = info.settings.get("INITRD_MODULES", "")
         info.forced_modules = [normalize(m) for m in modules.split() if not m.startswith("$")]

@@ -5,23 +5,16 @@ the distro facts and of the fix journal). Facts and fix ask the registry; none b
 Adding a package manager: a module here (its class registered with ``@register``) and a fixture
 test (see README, "Adding a generator / package manager")."""
 
-import importlib
-import pkgutil
 from typing import List, Optional
 
+from ..plugins import import_all
 from ..system import System
 from .base import REGISTRY, PackageManager, Packages, register
 
 __all__ = ["PackageManager", "Packages", "register", "lookup", "detect", "names"]
 
 
-def _load_modules() -> None:
-    for module in pkgutil.iter_modules(__path__):  # every module of this package
-        if module.name != "base":
-            importlib.import_module(__name__ + "." + module.name)
-
-
-_load_modules()
+import_all(__name__, __path__)
 
 
 def names() -> List[str]:
